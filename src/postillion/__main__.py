@@ -1,0 +1,3 @@
+from postillion.cli import main
+
+raise SystemExit(main())

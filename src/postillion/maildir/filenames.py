@@ -1,0 +1,140 @@
+"""Message file names as Courier writes and reads them.
+
+A delivered message is named::
+
+    <time>.M<usec>P<pid>V<dev>I<ino>.<host>,S=<size>[:2,<flags>]
+
+where ``dev`` and ``ino`` are those of the file itself, as 16 upper-case hex
+digits, and ``size`` is the exact byte size.  Files appended by a long-running
+process carry a per-process counter ``_<n>`` after the inode part.  The part
+before ``:`` is the *base name*, which is what ``courierimapuiddb`` and the
+keyword files record; flags live only in the ``:2,`` info.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+# The five flags Courier keeps in the file name, and the order it writes them
+# in (ASCII order of the letters).
+FLAG_LETTERS = "DFRST"
+
+_counter = itertools.count()
+
+
+def hostname() -> str:
+    """The host part of a unique name, with ``/`` and ``:`` made harmless.
+
+    Courier writes the name as gethostname() returns it; those two characters
+    would break the file name, so they become their octal escapes as
+    the Maildir specification asks.
+    """
+    host = socket.gethostname() or "localhost"
+    return host.replace("/", "\\057").replace(":", "\\072")
+
+
+@dataclass(frozen=True, slots=True)
+class UniqueName:
+    """The pieces of a new unique name, before the file exists."""
+
+    seconds: int
+    usec: int
+    pid: int
+    host: str
+    suffix: str = ""  # "_<n>" for per-process counters, "_warn" for warnings
+
+    def tmp_name(self, size: int | None = None) -> str:
+        """The name in ``tmp/``: as the final name but without V/I."""
+        name = f"{self.seconds}.M{self.usec}P{self.pid}{self.suffix}.{self.host}"
+        return name if size is None else f"{name},S={size}"
+
+    def final_name(self, dev: int, ino: int, size: int) -> str:
+        """The name in ``new/`` or ``cur/`` once the file's inode is known."""
+        return (
+            f"{self.seconds}.M{self.usec}P{self.pid}V{dev:016X}I{ino:016X}"
+            f"{self.suffix}.{self.host},S={size}"
+        )
+
+
+def new_unique_name(suffix: str = "", *, counter: bool = False) -> UniqueName:
+    """Pieces for a name nobody else on this host can be using right now.
+
+    ``counter=True`` appends ``_<n>`` with a per-process counter, as imapd does
+    for APPENDs, so that one process making several files in one microsecond
+    still makes distinct names.
+    """
+    now = time.time_ns()
+    if counter:
+        suffix = f"_{next(_counter)}{suffix}"
+    return UniqueName(
+        seconds=now // 1_000_000_000,
+        usec=(now // 1000) % 1_000_000,
+        pid=os.getpid(),
+        host=hostname(),
+        suffix=suffix,
+    )
+
+
+def split_info(filename: str) -> tuple[str, str | None]:
+    """Split ``base:2,FLAGS`` into ``(base, "FLAGS")``; ``(name, None)`` if no info.
+
+    Only a ``:2,`` info counts; any other ``:`` suffix stays part of the base
+    name, as Courier reads it (everything up to the last ``:``).
+    """
+    colon = filename.rfind(":")
+    if colon < 0:
+        return filename, None
+    base, info = filename[:colon], filename[colon + 1 :]
+    if info.startswith("2,"):
+        return base, info[2:]
+    return base, None
+
+
+def base_name(filename: str) -> str:
+    """The name without its ``:`` info: what the uid database records."""
+    colon = filename.rfind(":")
+    return filename if colon < 0 else filename[:colon]
+
+
+def flags_of(filename: str) -> str:
+    """The flag letters of a file name, ``""`` if it has no ``:2,`` info."""
+    return split_info(filename)[1] or ""
+
+
+def with_flags(filename: str, flags: str) -> str:
+    """The name with its ``:2,`` info replaced by ``flags``.
+
+    Letters are written in ASCII order and de-duplicated.  Letters other than
+    Courier's five are kept when the caller passes them; imapd drops them when
+    it rewrites flags, and the IMAP layer does the same by passing only those.
+    """
+    letters = "".join(sorted(set(flags)))
+    return f"{base_name(filename)}:2,{letters}"
+
+
+def size_from_name(filename: str) -> int | None:
+    """The message size recorded as ``,S=<n>`` in the base name, if any."""
+    base = base_name(filename)
+    pos = base.rfind(",S=")
+    if pos < 0:
+        return None
+    digits = base[pos + 3 :]
+    end = 0
+    while end < len(digits) and digits[end].isdigit():
+        end += 1
+    if end == 0:
+        return None
+    return int(digits[:end])
+
+
+def is_message_name(filename: str) -> bool:
+    """Whether a directory entry in ``new/`` or ``cur/`` can be a message.
+
+    Maildir readers skip dot files (temporary and hidden files of other
+    programs).
+    """
+    return bool(filename) and not filename.startswith(".")
