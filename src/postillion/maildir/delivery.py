@@ -65,7 +65,7 @@ def _chunks(source: bytes | BinaryIO | Iterable[bytes]) -> Iterable[bytes]:
                 return
             yield chunk
     else:
-        yield from source  # type: ignore[misc]
+        yield from source
 
 
 def stage(
