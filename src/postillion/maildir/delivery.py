@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -170,3 +171,28 @@ def deliver(
 ) -> str:
     """Stage and commit in one call, with no quota check; return the path."""
     return commit(stage(folder, source, durable=durable), flags=flags, durable=durable)
+
+
+def purge_tmp(folder: str, *, now: float | None = None, max_age: float = TMP_MAX_AGE) -> int:
+    """Remove files in ``folder/tmp`` older than ``max_age`` seconds; return how many.
+
+    These are leftovers of deliveries that died before their link; a live
+    delivery's file is never that old.  Age is by modification time, as in
+    Courier's maildir_purgetmp.
+    """
+    limit = (time.time() if now is None else now) - max_age
+    tmpdir = os.path.join(folder, "tmp")
+    removed = 0
+    try:
+        entries = os.scandir(tmpdir)
+    except OSError:
+        return 0
+    with entries:
+        for entry in entries:
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < limit:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                continue  # vanished or not ours: leave it
+    return removed
