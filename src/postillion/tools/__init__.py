@@ -10,4 +10,6 @@ TOOLS: dict[str, str] = {
     "deliverquota": "postillion.tools.deliverquota",
     "maildiracl": "postillion.tools.maildiracl",
     "maildirkw": "postillion.tools.maildirkw",
+    "userdb": "postillion.tools.userdb",
+    "userdbpw": "postillion.tools.userdbpw",
 }
