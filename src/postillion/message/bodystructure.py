@@ -1,0 +1,108 @@
+"""BODYSTRUCTURE / BODY (RFC 3501 section 7.4.2) as typed values.
+
+BODY is the same value without the extension data; the serializer leaves
+those fields out.  Strings are raw header bytes, None is NIL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .envelope import Envelope, envelope_from_headers
+from .mimeparse import MimePart, parse_value_with_params
+
+Params = tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Disposition:
+    type: bytes            # lower case, e.g. b"attachment"
+    params: Params
+
+
+@dataclass(frozen=True, slots=True)
+class SinglePartBody:
+    type: bytes
+    subtype: bytes
+    params: Params
+    id: bytes | None
+    description: bytes | None
+    encoding: bytes
+    size: int                                   # octets of the body, CRLF view
+    lines: int | None                           # text/* and message/rfc822 only
+    envelope: Envelope | None                   # message/rfc822 only
+    body: BodyStructure | None                  # message/rfc822 only
+    # Extension data (BODYSTRUCTURE only)
+    md5: bytes | None
+    disposition: Disposition | None
+    language: tuple[bytes, ...] | None
+    location: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class MultiPartBody:
+    parts: tuple[BodyStructure, ...]            # never empty
+    subtype: bytes
+    # Extension data (BODYSTRUCTURE only)
+    params: Params
+    disposition: Disposition | None
+    language: tuple[bytes, ...] | None
+    location: bytes | None
+
+
+BodyStructure = SinglePartBody | MultiPartBody
+
+
+def _disposition(part: MimePart) -> Disposition | None:
+    value = part.content_header(b"content-disposition")
+    if not value:
+        return None
+    kind, params = parse_value_with_params(value)
+    return Disposition(kind, params) if kind else None
+
+
+def _language(part: MimePart) -> tuple[bytes, ...] | None:
+    value = part.content_header(b"content-language")
+    if not value:
+        return None
+    tags = tuple(tag.strip() for tag in value.split(b",") if tag.strip())
+    return tags or None
+
+
+def body_structure(part: MimePart) -> BodyStructure:
+    """The BODYSTRUCTURE of a parsed entity (usually ``parse_message(data)``)."""
+    if part.is_multipart and part.children:
+        return MultiPartBody(
+            parts=tuple(body_structure(child) for child in part.children),
+            subtype=part.content_type.subtype,
+            params=part.content_type.params,
+            disposition=_disposition(part),
+            language=_language(part),
+            location=part.content_header(b"content-location") or None,
+        )
+    content_type = part.content_type
+    lines: int | None = None
+    envelope: Envelope | None = None
+    inner: BodyStructure | None = None
+    if part.message is not None:
+        envelope = envelope_from_headers(part.message.headers)
+        inner = body_structure(part.message)
+        lines = part.body_lines
+    elif content_type.type == b"text":
+        lines = part.body_lines
+    return SinglePartBody(
+        type=content_type.type,
+        subtype=content_type.subtype,
+        params=content_type.params,
+        id=part.content_header(b"content-id") or None,
+        description=part.content_header(b"content-description") or None,
+        encoding=part.encoding,
+        size=part.body_size,
+        lines=lines,
+        envelope=envelope,
+        body=inner,
+        md5=part.content_header(b"content-md5") or None,
+        disposition=_disposition(part),
+        language=_language(part),
+        location=part.content_header(b"content-location") or None,
+    )

@@ -1,0 +1,130 @@
+"""Header blocks: where they end, their fields, and field selection.
+
+Everything works on the stored bytes and on offsets into them, so that a
+caller holding only the first few kilobytes of a file can still find the
+header block and answer ENVELOPE without reading the body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+
+
+def header_bounds(data: bytes, start: int = 0, end: int | None = None) -> tuple[int, int]:
+    """``(header_end, body_start)`` of the header block that begins at ``start``.
+
+    ``header_end`` is just after the last header line's line end;
+    ``body_start`` is just after the blank separator line.  A block that
+    starts with a blank line is empty; one with no blank line runs to ``end``
+    and the body is empty.
+    """
+    if end is None:
+        end = len(data)
+    if data.startswith(b"\n", start) and start < end:
+        return start, start + 1
+    if data.startswith(b"\r\n", start) and start + 1 < end:
+        return start, start + 2
+    found = _BLANK_LINE.search(data, start, end)
+    if found is None:
+        return end, end
+    return found.start() + 1, found.end()
+
+
+def header_block_complete(data: bytes) -> bool:
+    """Whether ``data`` (a file's first bytes) holds the whole header block."""
+    return data[:1] == b"\n" or data[:2] == b"\r\n" or _BLANK_LINE.search(data) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderField:
+    """One header field as stored: its name, and its raw lines."""
+
+    name: bytes          # as written, without the colon; b"" for a line without colon
+    raw: bytes           # every line of the field including line ends
+    value_start: int     # offset of the value (after the colon) inside ``raw``
+
+    @property
+    def lower_name(self) -> bytes:
+        return self.name.lower()
+
+    @property
+    def value(self) -> bytes:
+        """The value unfolded: line ends removed, whitespace kept, ends stripped."""
+        text = self.raw[self.value_start:]
+        return text.replace(b"\r\n", b"").replace(b"\n", b"").replace(b"\r", b"").strip()
+
+
+def iter_fields(data: bytes, start: int = 0, end: int | None = None) -> Iterator[HeaderField]:
+    """The fields of the header block ``data[start:end]`` (no blank line in it)."""
+    if end is None:
+        end = len(data)
+    pos = start
+    current_start = -1
+    while pos < end:
+        newline = data.find(b"\n", pos, end)
+        line_end = end if newline < 0 else newline + 1
+        first = data[pos:pos + 1]
+        if current_start >= 0 and first in (b" ", b"\t"):
+            pos = line_end
+            continue
+        if current_start >= 0:
+            yield _make_field(data[current_start:pos])
+        current_start = pos
+        pos = line_end
+    if current_start >= 0 and current_start < end:
+        yield _make_field(data[current_start:end])
+
+
+def _make_field(raw: bytes) -> HeaderField:
+    colon = raw.find(b":")
+    newline = raw.find(b"\n")
+    if colon < 0 or (0 <= newline < colon):
+        return HeaderField(b"", raw, 0)
+    return HeaderField(raw[:colon].strip(), raw, colon + 1)
+
+
+class Headers:
+    """The parsed fields of one header block, looked up case-insensitively."""
+
+    __slots__ = ("_by_name", "fields")
+
+    def __init__(self, fields: Iterable[HeaderField]) -> None:
+        self.fields = tuple(fields)
+        self._by_name: dict[bytes, list[HeaderField]] = {}
+        for field in self.fields:
+            if field.name:
+                self._by_name.setdefault(field.lower_name, []).append(field)
+
+    @classmethod
+    def parse(cls, data: bytes, start: int = 0, end: int | None = None) -> Headers:
+        return cls(iter_fields(data, start, end))
+
+    def get(self, name: bytes) -> bytes | None:
+        """Unfolded value of the first field called ``name``, or None."""
+        found = self._by_name.get(name.lower())
+        return found[0].value if found else None
+
+    def get_all(self, name: bytes) -> list[bytes]:
+        return [field.value for field in self._by_name.get(name.lower(), ())]
+
+    def __contains__(self, name: bytes) -> bool:
+        return name.lower() in self._by_name
+
+
+def select_fields(data: bytes, start: int, end: int, names: Iterable[bytes],
+                  *, exclude: bool = False) -> bytes:
+    """HEADER.FIELDS (or .NOT with ``exclude``) of a header block, in stored form.
+
+    Continuation lines stay with their field; lines without a colon belong
+    to no field, so only .NOT keeps them.  The caller adds the blank line.
+    """
+    wanted = {name.lower() for name in names}
+    kept = [field.raw for field in iter_fields(data, start, end)
+            if (field.name.lower() in wanted) != exclude and (field.name or exclude)]
+    if kept and not kept[-1].endswith(b"\n"):
+        kept[-1] += b"\n"
+    return b"".join(kept)
