@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from postillion.message import Address, Envelope, MultiPartBody, SinglePartBody
 from postillion.message.bodystructure import BodyStructure, Disposition, Params
+from postillion.message.threads import ThreadNode
 
 
 def nstring(value: bytes | None) -> str:
@@ -72,3 +73,19 @@ def body(value: BodyStructure, extended: bool = True, courier: bool = False) -> 
         fields += [nstring(value.md5), disposition(value.disposition)]
         fields += ["NIL"] if courier else [language(value.language), nstring(value.location)]
     return "(" + " ".join(fields) + ")"
+
+
+def threads(nodes: tuple[ThreadNode, ...] | list[ThreadNode]) -> str:
+    """A THREAD response's data, e.g. ``(2)(3 6 (4 23)(44 7 96))``."""
+    return "".join("(" + _thread_inner(node) + ")" for node in nodes)
+
+
+def _thread_inner(node: ThreadNode) -> str:
+    parts: list[str] = []
+    if node.message is not None:
+        parts.append(str(node.message))
+    if len(node.children) == 1 and node.message is not None:
+        parts.append(_thread_inner(node.children[0]))
+    elif node.children:
+        parts.append("".join("(" + _thread_inner(c) + ")" for c in node.children))
+    return " ".join(parts)
