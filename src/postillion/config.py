@@ -49,6 +49,10 @@ class ShellParse:
     problems: list[str] = field(default_factory=list)
 
 
+class _CommandSubstitution(Exception):
+    """A backtick or $( ... ): a command we will not run."""
+
+
 class _Reader:
     def __init__(self, text: str, variables: dict[str, str], environ: Mapping[str, str],
                  result: ShellParse) -> None:
@@ -95,8 +99,7 @@ class _Reader:
             self.pos = match.end()
             return self.lookup(match.group())
         if self.peek() == "(":
-            self.result.problems.append(
-                f"line {self.line_number()}: command substitution not run")
+            raise _CommandSubstitution
         return "$"
 
     def word(self) -> str:
@@ -124,10 +127,7 @@ class _Reader:
             elif char == "$":
                 out.append(self.expansion())
             elif char == "`":
-                self.result.problems.append(
-                    f"line {self.line_number()}: command substitution not run")
-                out.append(char)
-                self.pos += 1
+                raise _CommandSubstitution
             else:
                 out.append(char)
                 self.pos += 1
@@ -187,13 +187,23 @@ class _Reader:
             match = _ASSIGNMENT.match(self.text, self.pos)
             if match:
                 self.pos = match.end()
-                value = self.word()
+                try:
+                    value = self.word()
+                except _CommandSubstitution:
+                    self.result.problems.append(
+                        f"line {self.line_number()}: command substitution not run, "
+                        f"{match.group(1)} not set")
+                    self.skip_line()
+                    return
                 self.variables[match.group(1)] = value
                 self.result.assignments.append((match.group(1), value))
                 continue
             start = self.pos
             line = self.line_number()
-            word = self.word()
+            try:
+                word = self.word()
+            except _CommandSubstitution:
+                word = "$(...)"
             if word == "export" and not exporting and self.pos > start:
                 exporting = True
                 continue
