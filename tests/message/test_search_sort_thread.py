@@ -48,7 +48,8 @@ def test_body_texts_decode_transfer_and_charset() -> None:
             b"--B\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
             b"PGI+U3RyYcOfZTwvYj4=\n"
             b"--B\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\nAAAA\n"
-            b"--B\nContent-Type: message/rfc822\n\nSubject: =?utf-8?q?Inn=C3=A9r?=\n\ndeep\n--B--\n")
+            b"--B\nContent-Type: message/rfc822\n\n"
+            b"Subject: =?utf-8?q?Inn=C3=A9r?=\n\ndeep\n--B--\n")
     texts = list(body_texts(parse_message(data)))
     assert texts[0] == "Grüße aus Köln"
     assert texts[1] == "<b>Straße</b>"
