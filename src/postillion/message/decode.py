@@ -83,7 +83,9 @@ def decode_transfer(data: bytes, encoding: bytes) -> bytes:
     """A body with its Content-Transfer-Encoding undone (bad input: best effort)."""
     if encoding == b"base64":
         cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
-        cleaned = cleaned[: len(cleaned) - len(cleaned) % 4]
+        if len(cleaned) % 4 == 1:          # a stray character cannot be decoded
+            cleaned = cleaned[:-1]
+        cleaned += b"=" * (-len(cleaned) % 4)
         try:
             return base64.b64decode(cleaned)
         except (binascii.Error, ValueError):
