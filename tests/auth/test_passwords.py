@@ -67,10 +67,14 @@ def test_unusable_stored_values_never_match(stored: str) -> None:
     assert not verify_password("secret", stored)
 
 
-def test_system_crypt_formats_through_the_c_library() -> None:
-    crypt = pytest.importorskip("crypt")
-    stored = crypt.crypt("secret", "$y$j9T$abcdefghijklmnopqrstuv")
-    if not stored or not stored.startswith("$y$"):
-        pytest.skip("this C library has no yescrypt")
+@pytest.mark.parametrize("stored", [
+    # yescrypt (Debian's /etc/shadow default) and bcrypt, made by libxcrypt for "secret".
+    "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$GmcwIgvdUC9qLWcKCi6gklUa1dM3ziD43YxYNURLKy0",
+    "$2b$04$.dl5dlYjH.NBfn.jAA6aYuBv9HjxUvEM3hq1KWSVsLqNHKOSJW9Um",
+])
+def test_system_crypt_formats_through_the_c_library(stored: str) -> None:
+    from postillion.auth import passwords
+    if passwords._SYSTEM_CRYPT is None:
+        pytest.skip("this Python has no crypt module (3.13+)")
     assert verify_password("secret", stored)
     assert not verify_password("wrong", stored)
