@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from bench.corpus import messages as corpus_messages
+from tests.conftest import courier_program
+from tests.message import imap_render
+
 from postillion.message import body_structure, envelope, parse_header_only, parse_message
 from postillion.message.sortkeys import base_subject_and_reply, sent_date
 from postillion.message.threads import ThreadMessage, thread_orderedsubject, thread_references
-from tests.conftest import courier_program
-from tests.message import imap_render
 
 pytestmark = pytest.mark.interop
 
