@@ -188,6 +188,21 @@ class _TrackedReader:
             yield chunk
 
 
+def _make_parents(maildir: str) -> None:
+    """``mkdir -p`` of the maildir's parents, each 0700 as Courier makes them.
+
+    (os.makedirs gives the intermediate directories 0777 & ~umask.)
+    """
+    parent = os.path.dirname(maildir.rstrip("/"))
+    if not parent or os.path.isdir(parent):
+        return
+    _make_parents(parent)
+    try:
+        os.mkdir(parent, 0o700)
+    except FileExistsError:
+        pass
+
+
 def _stage_stdin(maildir: str, auto_create: bool) -> StagedMessage:
     stdin = sys.stdin.buffer
     while True:
@@ -198,9 +213,7 @@ def _stage_stdin(maildir: str, auto_create: bool) -> StagedMessage:
             if auto_create:
                 auto_create = False
                 try:
-                    parent = os.path.dirname(maildir.rstrip("/"))
-                    if parent:
-                        os.makedirs(parent, 0o700, exist_ok=True)
+                    _make_parents(maildir)
                     create_maildir(maildir, exist_ok=True)
                 except OSError as mkdir_exc:
                     raise _Exit(EX_TEMPFAIL, f"{maildir}: {mkdir_exc.strerror}\n") from exc
