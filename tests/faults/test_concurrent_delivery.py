@@ -1,0 +1,116 @@
+"""Twenty deliverquota processes at once into one maildir near its quota.
+
+Bound asserted: our deliveries hold an exclusive flock on the maildir
+directory across check, link and append, so among our processes the quota
+is never exceeded at all (0 bytes over).  Without the lock (Courier's way)
+most of the twenty pass the same check: the test fails if the lock is
+removed.
+
+Courier takes no lock.  Take the accepted delivery whose check ran last: it
+saw every accepted delivery that had appended its line by then, so the only
+ones it missed were between their own check and append at that moment.  Of
+ours at most one can be there (the lock), of Courier's at most all of them;
+so with C Courier processes in the mix, at most C messages beyond the room
+there was are accepted.  The mixed test asserts that bound, plus one file
+per successful exit and a usage that agrees with the files.  (Courier also
+accepts after five recounts in a row raced with other writers; that needs a
+directory changing during each of five scans and is not seen here.)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tests.conftest import courier_program
+
+from postillion.maildir import quota
+from postillion.maildir.layout import create_maildir
+
+MESSAGE = b"Subject: concurrent\n\nbody\n"  # 26 bytes
+SIZE = len(MESSAGE)
+PROCESSES = 20
+OURS = [sys.executable, "-m", "postillion", "deliverquota"]
+
+
+def prefilled_maildir(path: Path, already: int, room: int) -> str:
+    """A maildir with ``already`` messages and room for exactly ``room`` more."""
+    create_maildir(str(path))
+    for i in range(already):
+        (path / "cur" / f"1700000000.M{i}P1.host,S={SIZE}:2,S").write_bytes(MESSAGE)
+    quota.set_quota(str(path), f"{(already + room) * SIZE}S")
+    return str(path)
+
+
+def deliver_all_at_once(maildir: str, commands: list[list[str]]) -> list[int]:
+    """Start every process, let each stage its message, then release them together.
+
+    Each process has its file open in tmp/ while it waits for the end of its
+    input; only when all of them are there are the pipes closed, so that the
+    quota checks really run at the same time.
+    """
+    procs = [subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for argv in commands]
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(MESSAGE)
+        proc.stdin.flush()
+    tmp = os.path.join(maildir, "tmp")
+    for _ in range(1200):  # bounded wait, not a timing assertion
+        if len(os.listdir(tmp)) >= len(procs):
+            break
+        time.sleep(0.05)
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.close()  # all of them race for the quota from here
+        proc.stdin = None
+    codes = []
+    for proc in procs:
+        proc.communicate(timeout=120)
+        codes.append(proc.returncode)
+    return codes
+
+
+def files_in(maildir: str) -> list[str]:
+    return os.listdir(os.path.join(maildir, "new")) + os.listdir(os.path.join(maildir, "cur"))
+
+
+def test_twenty_of_ours_never_exceed_the_quota(tmp_path: Path) -> None:
+    already, room = 10, 5
+    maildir = prefilled_maildir(tmp_path / "M", already, room)
+    codes = deliver_all_at_once(maildir, [[*OURS, maildir]] * PROCESSES)
+    delivered = codes.count(0)
+    # Every process either delivered or was refused as over quota (75: pipe).
+    assert sorted(set(codes)) <= [0, 75]
+    # Nothing lost or duplicated: one file per successful exit.
+    assert len(files_in(maildir)) == already + delivered
+    assert len(set(files_in(maildir))) == len(files_in(maildir))
+    # Exactly the room there was, never more.
+    assert delivered == room
+    info = quota.read_maildirsize(maildir)
+    assert info is not None and not info.needs_recount
+    assert info.usage == quota.scan_usage(maildir)[0]
+    assert info.usage.bytes <= info.quota.bytes
+    assert os.listdir(os.path.join(maildir, "tmp")) == []
+
+
+@pytest.mark.interop
+def test_mixed_with_courier_stays_consistent(tmp_path: Path) -> None:
+    already, room = 10, 5
+    maildir = prefilled_maildir(tmp_path / "M", already, room)
+    courier = [courier_program("deliverquota"), maildir]
+    commands = [[*OURS, maildir] if i % 2 else courier for i in range(PROCESSES)]
+    codes = deliver_all_at_once(maildir, commands)
+    delivered = codes.count(0)
+    assert sorted(set(codes)) <= [0, 75]
+    assert len(files_in(maildir)) == already + delivered
+    courier_count = PROCESSES // 2
+    assert room <= delivered <= room + courier_count
+    state = quota.read_quota(maildir)  # recounts if the sum went over
+    assert state is not None
+    assert state.usage == quota.scan_usage(maildir)[0]
+    assert state.usage.bytes <= state.quota.bytes + courier_count * SIZE
