@@ -216,3 +216,46 @@ def test_maildirsize_that_is_a_directory_means_no_quota(tmp_path: Path) -> None:
     (maildir / "maildirsize").mkdir()
     assert run([*OURS, str(maildir)], MESSAGE).returncode == 0
     assert len(os.listdir(maildir / "new")) == 1
+
+
+def test_failed_link_is_not_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    maildir = make_maildir(tmp_path / "M")
+    before = (maildir / "maildirsize").read_bytes()
+
+    def broken_link(src: str, dst: str) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "link", broken_link)
+    with stdin_bytes(MESSAGE):
+        code = deliverquota.main([str(maildir)])
+    monkeypatch.undo()
+    assert code == 74
+    assert capsys.readouterr().err.endswith(": Input/output error\n")
+    assert os.listdir(maildir / "new") == []
+    assert os.listdir(maildir / "tmp") == []
+    assert (maildir / "maildirsize").read_bytes() == before
+
+
+def test_recount_that_cannot_be_written_is_a_temporary_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    maildir = make_maildir(tmp_path / "M", "10S")
+    (maildir / "cur" / "1700000000.M1P1.host,S=5:2,S").write_bytes(b"12345")
+    with open(maildir / "maildirsize", "ab") as sizes:
+        sizes.write(b"damaged\n")  # forces a recount
+    real_open = os.open
+
+    def refuse_size_file(path: str, flags: int, mode: int = 0o777) -> int:
+        if "_NeWmAiLdIrSiZe." in str(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", refuse_size_file)
+    with stdin_bytes(MESSAGE):
+        code = deliverquota.main([str(maildir)])
+    monkeypatch.undo()
+    assert code == 75
+    assert "No space left on device" in capsys.readouterr().err
+    assert os.listdir(maildir / "new") == []
+    assert os.listdir(maildir / "tmp") == []

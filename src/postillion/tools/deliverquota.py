@@ -274,6 +274,9 @@ def _deliver(maildir: str, auto_create: bool, warn_percent: int,
         if counted:
             try:
                 reservation = quota.reserve(maildir, staged.size, 1)
+            except DeliveryFailed as exc:
+                discard(staged)
+                raise _Exit(EX_TEMPFAIL, f"{exc}\n") from exc
             except QuotaExceeded as exc:
                 discard(staged)
                 if warn_percent >= 0:
@@ -281,6 +284,11 @@ def _deliver(maildir: str, auto_create: bool, warn_percent: int,
                 raise _Exit(EX_NOPERM, stdout=OVER_QUOTA_TEXT) from exc
         try:
             _commit(staged)
+        except BaseException:
+            if reservation is not None:
+                reservation.release()  # not delivered: not counted
+            raise
+        try:
             # Courier checks for the warning before counting this message.
             if warn_percent >= 0:
                 deliver_quota_warning(maildir, warn_percent, template_path)
@@ -297,6 +305,9 @@ def _deliver(maildir: str, auto_create: bool, warn_percent: int,
     if counted:
         try:
             reservation = quota.reserve(maildir, staged.size, 1, new_quota=new_quota)
+        except DeliveryFailed as exc:
+            discard(staged)
+            raise _Exit(EX_TEMPFAIL, f"{exc}\n") from exc
         except QuotaExceeded as exc:
             discard(staged)
             raise _Exit(EX_TEMPFAIL, stdout=OVER_QUOTA_TEXT) from exc
