@@ -1,0 +1,84 @@
+"""Choosing the wire form of a string: atom, quoted string or literal.
+
+Used by the response serializer and by the ``to_wire`` methods of parsed
+values (search keys, fetch attributes) that must read back the same.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from .lexer import ASTRING_CHARS, ATOM_CHARS, MONTHS
+
+#: Quoted strings longer than this go out as literals: easier on clients
+#: that cap a line, and RFC 3501 leaves the choice to the sender.
+MAX_QUOTED_LENGTH = 1024
+
+_QUOTABLE = frozenset(range(1, 0x80)) - {0x0A, 0x0D}
+_QUOTABLE_UTF8 = _QUOTABLE | frozenset(range(0x80, 0x100))
+
+
+def as_bytes(value: bytes | str) -> bytes:
+    return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+
+
+def quoted(value: bytes) -> bytes:
+    return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+def literal(value: bytes, plus: bool = False, binary: bool = False) -> bytes:
+    """``{n}CRLF`` + data.  ``plus`` gives ``{n+}`` (client side, LITERAL+),
+    ``binary`` gives ``~{n}`` (literal8, for data that may hold NULs)."""
+    head = b"~{" if binary else b"{"
+    return head + str(len(value)).encode() + (b"+}" if plus else b"}") + b"\r\n" + value
+
+
+def string(value: bytes | str, utf8: bool = False, plus: bool = False) -> bytes:
+    """A ``string``: quoted when it can be, else a literal.  8-bit bytes force
+    a literal unless ``utf8`` (the client enabled UTF8=ACCEPT); CR, LF and
+    NUL always do."""
+    data = as_bytes(value)
+    allowed = _QUOTABLE_UTF8 if utf8 else _QUOTABLE
+    if len(data) <= MAX_QUOTED_LENGTH and all(c in allowed for c in data):
+        if utf8 and any(c >= 0x80 for c in data):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return literal(data, plus)
+        return quoted(data)
+    return literal(data, plus)
+
+
+def nstring(value: bytes | str | None, utf8: bool = False) -> bytes:
+    return b"NIL" if value is None else string(value, utf8)
+
+
+def astring(value: bytes | str, utf8: bool = False, plus: bool = False) -> bytes:
+    """An atom when every byte is an ASTRING-CHAR (and it is not ``NIL``,
+    which some parsers would read as nil), else :func:`string`."""
+    data = as_bytes(value)
+    if data and data.upper() != b"NIL" and all(c in ASTRING_CHARS for c in data):
+        return data
+    return string(data, utf8, plus)
+
+
+def atom_or_string(value: bytes | str) -> bytes:
+    data = as_bytes(value)
+    if data and data.upper() != b"NIL" and all(c in ATOM_CHARS for c in data):
+        return data
+    return string(data)
+
+
+def date(value: datetime.date) -> bytes:
+    return f"{value.day}-{MONTHS[value.month - 1]}-{value.year:04d}".encode()
+
+
+def date_time(value: datetime.datetime) -> bytes:
+    """``"dd-Mon-yyyy hh:mm:ss +zzzz"``; a naive value is taken as UTC."""
+    offset = value.utcoffset() or datetime.timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    minutes = abs(minutes)
+    return (f'"{value.day:2d}-{MONTHS[value.month - 1]}-{value.year:04d} '
+            f'{value.hour:02d}:{value.minute:02d}:{value.second:02d} '
+            f'{sign}{minutes // 60:02d}{minutes % 60:02d}"').encode()
