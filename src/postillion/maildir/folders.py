@@ -1,0 +1,406 @@
+"""Folders of a Maildir++ and the message files in them.
+
+A folder ``INBOX.A.B`` is the directory ``.A.B`` in the maildir (see
+:mod:`postillion.maildir.names`).  What follows is what Courier-IMAP 5 does,
+checked by running its imapd (docs/storage.md has the transcripts' results):
+
+* LIST: every ``.X`` directory that is a maildir is a folder; INBOX always
+  exists.  A level that has no directory of its own but has sub-folders
+  (``INBOX.A`` when only ``.A.B`` exists) is a *virtual parent*: listed,
+  not selectable, with children.
+* CREATE makes only the leaf ``.A.B`` (plus the empty ``maildirfolder``
+  marker), never ``.A``.  An existing folder and INBOX are refused.
+* DELETE removes that folder's directory only.  Its sub-folders stay (their
+  parent becomes virtual); a virtual parent cannot be deleted; neither can
+  INBOX.
+* RENAME moves the folder and every folder below it (``.A`` and ``.A.*``);
+  a virtual parent's children move too.  Nothing moves if any target exists.
+  INBOX cannot be renamed (Courier answers "INBOX rename not implemented.").
+
+Message files: ``new/`` and ``cur/`` entries not starting with ``.``.  Other
+processes (MDAs, Courier's imapd and pop3d, another of our sessions) may at
+any moment deliver, rename (flag changes, new/ -> cur/) and delete them; the
+listing below never reports one message twice and retries before it
+concludes that a message it expected is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from postillion.maildir import names
+from postillion.maildir.errors import (
+    InvalidMailboxName,
+    MailboxExists,
+    MailboxNotFound,
+    MessageNotFound,
+    PermissionDenied,
+)
+from postillion.maildir.filenames import (
+    base_name,
+    flags_of,
+    is_message_name,
+    new_unique_name,
+    size_from_name,
+    with_flags,
+)
+from postillion.maildir.layout import FOLDER_MARKER, SUBDIRS, is_maildir
+
+NEW = "new"
+CUR = "cur"
+# A message we expected but did not see is looked for this many more times
+# before it counts as deleted: a rename racing with readdir() can hide it.
+RELIST_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class FolderInfo:
+    """One line of LIST: the name and what LIST's attributes need."""
+
+    name: str
+    selectable: bool
+    has_children: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFile:
+    """A message file as found in ``new/`` or ``cur/``."""
+
+    subdir: str  # "new" or "cur"
+    filename: str
+    base: str
+    flags: str
+    size: int | None  # from ",S=" in the name; None when the name has none
+
+    @property
+    def relpath(self) -> str:
+        return os.path.join(self.subdir, self.filename)
+
+
+def _message_file(subdir: str, filename: str) -> MessageFile:
+    return MessageFile(subdir, filename, base_name(filename), flags_of(filename),
+                       size_from_name(filename))
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []
+
+
+def order_key(filename: str) -> tuple[int, bytes]:
+    """Courier's file-name order (imapscanclient's fnamcmp).
+
+    First the leading decimal number (the delivery time), then the bytes of
+    the base name: new messages get UIDs roughly in arrival order.
+    """
+    digits = 0
+    while digits < len(filename) and filename[digits].isdigit() and filename[digits].isascii():
+        digits += 1
+    return (int(filename[:digits]) if digits else 0, os.fsencode(base_name(filename)))
+
+
+def _snapshot(folder_dir: str) -> tuple[dict[str, MessageFile], set[str]]:
+    """One listing, new/ before cur/, one entry per base name.
+
+    new/ is read first: a message another process moves from new/ to cur/
+    in between is then seen in both (and kept as its cur/ name) instead of
+    in neither.  A base name seen twice in cur/ (a flag rename racing the
+    read) is resolved by asking which name still exists.
+    """
+    found: dict[str, MessageFile] = {}
+    doubtful: dict[str, list[MessageFile]] = {}
+    for subdir in (NEW, CUR):
+        for filename in _listdir(os.path.join(folder_dir, subdir)):
+            if not is_message_name(filename):
+                continue
+            entry = _message_file(subdir, filename)
+            previous = found.get(entry.base)
+            if previous is None or (previous.subdir == NEW and subdir == CUR):
+                found[entry.base] = entry
+            else:
+                doubtful.setdefault(entry.base, [previous]).append(entry)
+    unresolved: set[str] = set()
+    for base, candidates in doubtful.items():
+        existing = [c for c in candidates
+                    if os.path.lexists(os.path.join(folder_dir, c.relpath))]
+        if existing:
+            found[base] = existing[-1]
+        else:
+            del found[base]  # renamed again meanwhile: look again
+            unresolved.add(base)
+    return found, unresolved
+
+
+def list_message_files(folder_dir: str,
+                       expected: Iterable[str] = ()) -> dict[str, MessageFile]:
+    """The messages of a folder directory, keyed by base name.
+
+    ``expected`` are base names the caller believes exist (the uid
+    database's); if some are missing the directories are read again, up to
+    :data:`RELIST_ATTEMPTS` times, so that a message caught in mid-rename is
+    not taken for deleted.
+    """
+    found, unresolved = _snapshot(folder_dir)
+    wanted = set(expected) | unresolved
+    for _attempt in range(RELIST_ATTEMPTS):
+        missing = wanted.difference(found)
+        if not missing:
+            break
+        again, unresolved = _snapshot(folder_dir)
+        wanted |= unresolved
+        for base in missing:
+            if base in again:
+                found[base] = again[base]
+    return found
+
+
+def find_message(folder_dir: str, base: str) -> MessageFile | None:
+    """Look a message up by base name (its flags may have changed)."""
+    return list_message_files(folder_dir, (base,)).get(base)
+
+
+def move_new_to_cur(folder_dir: str) -> list[tuple[str, str]]:
+    """Move every message in ``new/`` to ``cur/``, as imapd does on SELECT.
+
+    A name without ``:`` gets ``:2,`` appended.  Returns (old, new) file name
+    pairs of the moves done; a file that vanished meanwhile (another process
+    moved or deleted it) is skipped.
+    """
+    moved: list[tuple[str, str]] = []
+    new_dir = os.path.join(folder_dir, NEW)
+    for filename in _listdir(new_dir):
+        if not is_message_name(filename):
+            continue
+        target = filename if ":" in filename else filename + ":2,"
+        try:
+            os.rename(os.path.join(new_dir, filename),
+                      os.path.join(folder_dir, CUR, target))
+        except FileNotFoundError:
+            continue
+        moved.append((filename, target))
+    return moved
+
+
+def set_flags(folder_dir: str, filename: str, flags: str) -> str:
+    """Give a message new ``:2,`` flags; return its new name in ``cur/``.
+
+    ``filename`` may be out of date: if another process renamed (or moved
+    from new/) the file, it is found again by its base name.  Raises
+    :class:`MessageNotFound` when the message is gone.
+    """
+    base = base_name(filename)
+    current = os.path.basename(filename)
+    subdir = CUR
+    for _attempt in range(RELIST_ATTEMPTS + 1):
+        target = with_flags(current, flags)
+        source = os.path.join(folder_dir, subdir, current)
+        if subdir == CUR and current == target:
+            if os.path.lexists(source):
+                return target
+        else:
+            try:
+                os.rename(source, os.path.join(folder_dir, CUR, target))
+                return target
+            except FileNotFoundError:
+                pass
+        entry = find_message(folder_dir, base)
+        if entry is None:
+            break
+        current, subdir = entry.filename, entry.subdir
+    raise MessageNotFound(f"{base}: no such message in {folder_dir}")
+
+
+class Maildir:
+    """A Maildir++ rooted at ``root``: its folders and their messages."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    # ------------------------------------------------------------ names
+
+    def path(self, name: str) -> str:
+        """The directory of folder ``name`` (validated; never outside root)."""
+        return names.folder_path(self.root, name)
+
+    def exists(self, name: str) -> bool:
+        """Whether ``name`` is a real (selectable) folder."""
+        return is_maildir(self.path(name))
+
+    def _folder_dirs(self) -> list[tuple[str, str]]:
+        """(folder name, directory entry) of every folder directory."""
+        out: list[tuple[str, str]] = []
+        try:
+            entries = os.scandir(self.root)
+        except FileNotFoundError as exc:
+            raise MailboxNotFound(f"{self.root}: No such file or directory") from exc
+        with entries:
+            for entry in entries:
+                name = names.name_of_dirname(entry.name)
+                if name is None or name == names.INBOX:
+                    continue
+                if is_maildir(entry.path):
+                    out.append((name, entry.name))
+        return out
+
+    def list_folders(self) -> list[FolderInfo]:
+        """INBOX, every folder, and the virtual parents, sorted by name."""
+        real = {name for name, _entry in self._folder_dirs()}
+        every = set(real)
+        for name in real:
+            parent = names.parent_of(name)
+            while parent is not None and parent != names.INBOX:
+                every.add(parent)
+                parent = names.parent_of(parent)
+        parents = {names.parent_of(name) for name in every}
+        result = [FolderInfo(names.INBOX, True, bool(every))]
+        for name in sorted(every):
+            result.append(FolderInfo(name, name in real, name in parents))
+        return result
+
+    def has_children(self, name: str) -> bool:
+        """Whether any folder lies below ``name``."""
+        normal = names.normalize(name)
+        if normal == names.INBOX:
+            return bool(self._folder_dirs())
+        prefix = normal + names.SEPARATOR
+        return any(other.startswith(prefix) for other, _e in self._folder_dirs())
+
+    # ------------------------------------------------------------ create/delete
+
+    def create(self, name: str) -> str:
+        """Create folder ``name`` (leaf only) and return its directory.
+
+        The folder is assembled in the maildir's ``tmp/`` and renamed into
+        place, so nobody sees it half made.
+        """
+        normal = names.normalize(name)
+        if normal == names.INBOX:
+            raise MailboxExists("INBOX already exists")
+        target = self.path(normal)
+        if os.path.lexists(target):
+            raise MailboxExists(f"{normal}: folder exists")
+        staging = os.path.join(self.root, "tmp", new_unique_name("_newfolder").tmp_name())
+        try:
+            os.mkdir(staging, 0o700)
+        except FileNotFoundError as exc:
+            raise MailboxNotFound(f"{self.root}: not a maildir") from exc
+        try:
+            for sub in SUBDIRS:
+                os.mkdir(os.path.join(staging, sub), 0o700)
+            fd = os.open(os.path.join(staging, FOLDER_MARKER),
+                         os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            os.close(fd)
+            try:
+                os.rename(staging, target)
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR,
+                                 errno.EISDIR):
+                    raise MailboxExists(f"{normal}: folder exists") from exc
+                raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    def delete(self, name: str) -> None:
+        """Delete folder ``name`` and its messages; its sub-folders stay.
+
+        The directory is first renamed into the maildir's ``tmp/`` (one
+        atomic step: the folder is gone for every reader at once), then
+        removed.  Courier removes it in place.
+        """
+        normal = names.normalize(name)
+        if normal == names.INBOX:
+            raise PermissionDenied("INBOX cannot be deleted")
+        path = self.path(normal)
+        if not os.path.isdir(path) or os.path.islink(path):
+            if os.path.islink(path):
+                raise PermissionDenied(f"{normal}: a symbolic link, not deleted")
+            raise MailboxNotFound(f"{normal}: no such folder")
+        graveyard = os.path.join(self.root, "tmp",
+                                 new_unique_name("_delfolder").tmp_name())
+        try:
+            os.rename(path, graveyard)
+        except FileNotFoundError as exc:
+            raise MailboxNotFound(f"{normal}: no such folder") from exc
+        shutil.rmtree(graveyard, ignore_errors=True)
+
+    # ------------------------------------------------------------ rename
+
+    def rename(self, old: str, new: str) -> list[tuple[str, str]]:
+        """Rename ``old`` and every folder below it; return the (old, new) names.
+
+        Refused: INBOX on either side (:class:`PermissionDenied` for the
+        source, :class:`MailboxExists` for the target), a target inside the
+        source (:class:`InvalidMailboxName`), any target that exists
+        (:class:`MailboxExists`, nothing renamed), nothing to rename
+        (:class:`MailboxNotFound`).  A failure half way undoes the renames done.
+        """
+        source = names.normalize(old)
+        target = names.normalize(new)
+        if source == names.INBOX:
+            raise PermissionDenied("INBOX rename not implemented")
+        if target == names.INBOX:
+            raise MailboxExists("INBOX already exists")
+        if target == source or target.startswith(source + names.SEPARATOR):
+            raise InvalidMailboxName(f"{target}: inside {source}")
+        prefix = source + names.SEPARATOR
+        moves: list[tuple[str, str]] = []
+        try:
+            entries = os.listdir(self.root)
+        except FileNotFoundError as exc:
+            raise MailboxNotFound(f"{self.root}: No such file or directory") from exc
+        for entry in sorted(entries):
+            name = names.name_of_dirname(entry)
+            if name is None or not os.path.isdir(os.path.join(self.root, entry)):
+                continue
+            if name == source or name.startswith(prefix):
+                moves.append((name, target + name[len(source):]))
+        if not moves:
+            raise MailboxNotFound(f"{source}: no such folder")
+        for _from, to in moves:
+            if os.path.lexists(self.path(to)):
+                raise MailboxExists(f"{to}: folder exists")
+        done: list[tuple[str, str]] = []
+        try:
+            for from_name, to_name in moves:
+                try:
+                    os.rename(self.path(from_name), self.path(to_name))
+                except OSError as exc:
+                    if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise MailboxExists(f"{to_name}: folder exists") from exc
+                    if exc.errno == errno.ENOENT:
+                        continue  # deleted meanwhile by someone else
+                    raise
+                done.append((from_name, to_name))
+        except BaseException:
+            for from_name, to_name in reversed(done):
+                with contextlib.suppress(OSError):
+                    os.rename(self.path(to_name), self.path(from_name))
+            raise
+        return done
+
+    # ------------------------------------------------------------ messages
+
+    def messages(self, name: str) -> list[MessageFile]:
+        """The message files of a folder (new/ and cur/), in file-name order."""
+        path = self.path(name)
+        if not is_maildir(path):
+            raise MailboxNotFound(f"{names.normalize(name)}: no such folder")
+        found = list_message_files(path)
+        return sorted(found.values(), key=lambda m: order_key(m.filename))
+
+    def move_new_to_cur(self, name: str) -> list[tuple[str, str]]:
+        """See :func:`move_new_to_cur`."""
+        return move_new_to_cur(self.path(name))
+
+    def set_flags(self, name: str, filename: str, flags: str) -> str:
+        """See :func:`set_flags`."""
+        return set_flags(self.path(name), filename, flags)

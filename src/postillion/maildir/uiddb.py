@@ -1,0 +1,316 @@
+"""``courierimapuiddb``: the IMAP UIDs of a folder, in Courier's format.
+
+One file per folder (INBOX's in the maildir itself)::
+
+    1 <uidvalidity> <nextuid>
+    <uid> <base name>
+    ...
+
+single spaces, LF line ends, entries in ascending UID order, no blank line
+at the end.  The base name is the message file name without its ``:2,``
+info, so flag changes do not touch the file.  UIDVALIDITY of a new file is
+the modification time of its freshly created temporary file minus 10^9.
+The file is replaced by writing ``tmp/<time>.M<usec>P<pid>_imapuid_<n>.<host>``
+and renaming it over the old one, and only when something changed.
+
+A scan (:func:`scan_and_assign`) holds Courier's folder dot-lock
+(:mod:`postillion.maildir.folderlock`), exactly as imapd does with
+``IMAP_USELOCKS=1``, so imapd and we never assign UIDs at the same time.
+
+Damage, as imapd handles it: an unreadable header (garbage, empty file,
+version other than 1) discards the file and starts over with a new
+UIDVALIDITY; entry lines that name no existing message are dropped and the
+messages they should have named get new UIDs.  One deliberate difference:
+imapd trusts a ``nextuid`` lower than UIDs in the file and hands out
+duplicates; we never assign a UID below ``nextuid`` nor below the highest
+UID in the file plus one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+from postillion.maildir.errors import MailboxNotFound
+from postillion.maildir.filenames import base_name, flags_of, new_unique_name, size_from_name
+from postillion.maildir.folderlock import folder_lock
+from postillion.maildir.folders import (
+    CUR,
+    NEW,
+    MessageFile,
+    list_message_files,
+    order_key,
+)
+
+UIDDB = "courierimapuiddb"
+VERSION = 1
+# Courier's IMAP_EPOCH: UIDVALIDITY = time - IMAP_EPOCH keeps it 32-bit.
+IMAP_EPOCH = 1_000_000_000
+
+log = logging.getLogger(__name__)
+_tmp_counter = itertools.count()
+
+
+@dataclass(slots=True)
+class UidDb:
+    """The parsed file: header values and (uid, base name) entries."""
+
+    uidvalidity: int
+    nextuid: int
+    entries: list[tuple[int, str]] = field(default_factory=list)
+
+    def safe_nextuid(self) -> int:
+        """The next UID we may hand out: never below any UID already used."""
+        highest = max((uid for uid, _base in self.entries), default=0)
+        return max(self.nextuid, highest + 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedMessage:
+    """A message of a scanned folder, in UID order."""
+
+    uid: int
+    filename: str  # the name in subdir at the time of the scan
+    subdir: str  # "cur" (or "new" in a read-only scan)
+    flags: str
+    size: int | None
+
+    @property
+    def base(self) -> str:
+        return base_name(self.filename)
+
+
+@dataclass(frozen=True, slots=True)
+class FolderScan:
+    """The result of :func:`scan_and_assign`."""
+
+    uidvalidity: int
+    nextuid: int  # UIDNEXT
+    messages: list[ScannedMessage]
+    rewritten: bool  # the uid database file was (re)written by this scan
+
+
+def _parse_int(text: str) -> int | None:
+    return int(text) if text.isdigit() and text.isascii() else None
+
+
+def parse(data: bytes) -> UidDb | None:
+    """Parse the file; ``None`` when the header is unusable (imapd rebuilds).
+
+    Entry lines whose UID is not a positive number are skipped, as are later
+    repeats of a UID or of a base name (damage; those messages get new UIDs).
+    """
+    text = os.fsdecode(data)
+    lines = text.split("\n")
+    header = lines[0].split()
+    if len(header) < 3:
+        return None
+    version, uidvalidity, nextuid = (_parse_int(v) for v in header[:3])
+    if version != VERSION or uidvalidity is None or nextuid is None:
+        return None
+    db = UidDb(uidvalidity, nextuid)
+    seen_uids: set[int] = set()
+    seen_names: set[str] = set()
+    for line in lines[1:]:
+        uid_text, _sep, rest = line.lstrip(" \t").partition(" ")
+        uid = _parse_int(uid_text)
+        name = rest.lstrip(" \t")
+        if not uid or not name or uid in seen_uids or name in seen_names:
+            continue
+        seen_uids.add(uid)
+        seen_names.add(name)
+        db.entries.append((uid, name))
+    return db
+
+
+def format_uiddb(db: UidDb) -> bytes:
+    """The file's bytes: header, then entries in ascending UID order."""
+    out = [f"{VERSION} {db.uidvalidity} {db.nextuid}\n"]
+    out.extend(f"{uid} {name}\n" for uid, name in sorted(db.entries))
+    return os.fsencode("".join(out))
+
+
+def read_uiddb(folder_dir: str) -> UidDb | None:
+    """The folder's uid database, or ``None`` if missing or unusable."""
+    path = os.path.join(folder_dir, UIDDB)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        log.warning("%s is a directory; UIDs cannot be kept", path)
+        return None
+    except OSError as exc:
+        log.warning("%s: %s; rebuilding", path, exc.strerror)
+        return None
+    db = parse(data)
+    if db is None:
+        log.warning("%s: unreadable header; new UIDVALIDITY", path)
+    return db
+
+
+def _damaged_uidvalidity(folder_dir: str) -> int | None:
+    """The UIDVALIDITY an unusable file still shows in its header, if any."""
+    try:
+        with open(os.path.join(folder_dir, UIDDB), "rb") as f:
+            fields = f.readline(200).split()
+    except OSError:
+        return None
+    if len(fields) >= 2 and fields[1].isdigit():
+        return int(fields[1])
+    return None
+
+
+def _temp_file(folder_dir: str) -> tuple[str, int]:
+    """Create imapd's kind of temp file, ``tmp/<time>.M<usec>P<pid>_imapuid_<n>.<host>``."""
+    while True:
+        name = new_unique_name(f"_imapuid_{next(_tmp_counter)}").tmp_name()
+        path = os.path.join(folder_dir, "tmp", name)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o666)
+        except FileExistsError:
+            continue
+        except FileNotFoundError as exc:
+            raise MailboxNotFound(f"{folder_dir}: not a maildir") from exc
+        return path, fd
+
+
+def new_uidvalidity(folder_dir: str) -> int:
+    """A UIDVALIDITY as imapd makes one (for a folder without a usable file)."""
+    return int(time.time()) - IMAP_EPOCH
+
+
+def write_uiddb(folder_dir: str, db: UidDb, *, durable: bool = True) -> bool:
+    """Replace the folder's uid database atomically; False if it cannot be.
+
+    A directory in the file's place (damage) cannot be replaced; that is
+    reported by returning False and the UIDs stay in memory only.
+    """
+    path, fd = _temp_file(folder_dir)
+    try:
+        try:
+            data = format_uiddb(db)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(path, os.path.join(folder_dir, UIDDB))
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        log.warning("%s: cannot write %s: %s", folder_dir, UIDDB, exc.strerror or exc)
+        return False
+    return True
+
+
+def _assign(folder_dir: str, readonly: bool) -> FolderScan:
+    old = read_uiddb(folder_dir)
+    damaged_in_place = os.path.isdir(os.path.join(folder_dir, UIDDB))
+    dirty = old is None
+    if old is None:
+        db = UidDb(new_uidvalidity(folder_dir), 1)
+        if not readonly and not damaged_in_place:
+            # The new file's own time gives UIDVALIDITY, as in imapd.
+            path, fd = _temp_file(folder_dir)
+            try:
+                db.uidvalidity = int(os.fstat(fd).st_mtime) - IMAP_EPOCH
+            finally:
+                os.close(fd)
+                os.unlink(path)
+        previous = _damaged_uidvalidity(folder_dir)
+        if previous is not None and db.uidvalidity <= previous:
+            # A file rebuilt in the second it was made must still change
+            # UIDVALIDITY, or clients would keep UIDs that now mean others.
+            db.uidvalidity = previous + 1
+    else:
+        db = old
+
+    known = dict(((base, uid) for uid, base in db.entries))
+    files = list_message_files(folder_dir, known)
+    if not readonly:
+        files = _move_new(folder_dir, files)
+
+    nextuid = db.safe_nextuid()
+    if nextuid != db.nextuid:
+        log.warning("%s/%s: nextuid %d below used UIDs; using %d",
+                    folder_dir, UIDDB, db.nextuid, nextuid)
+        dirty = True
+    kept: list[tuple[int, MessageFile]] = []
+    fresh: list[MessageFile] = []
+    for base, entry in files.items():
+        uid = known.get(base)
+        if uid is None:
+            fresh.append(entry)
+        else:
+            kept.append((uid, entry))
+    if len(kept) != len(known):
+        dirty = True  # entries of vanished messages are dropped
+    kept.sort(key=lambda pair: pair[0])
+    fresh.sort(key=lambda entry: order_key(entry.filename))
+    messages = [ScannedMessage(uid, e.filename, e.subdir, e.flags, e.size) for uid, e in kept]
+    for entry in fresh:
+        messages.append(ScannedMessage(nextuid, entry.filename, entry.subdir, entry.flags,
+                                       entry.size))
+        nextuid += 1
+        dirty = True
+
+    rewritten = False
+    if not readonly and dirty:
+        new_db = UidDb(db.uidvalidity, nextuid,
+                       [(m.uid, m.base) for m in messages])
+        rewritten = write_uiddb(folder_dir, new_db)
+    return FolderScan(db.uidvalidity, nextuid, messages, rewritten)
+
+
+def _move_new(folder_dir: str, files: dict[str, MessageFile]) -> dict[str, MessageFile]:
+    """Move the listed new/ messages to cur/ (``:2,`` appended, as imapd does)."""
+    lost: list[str] = []
+    for base, entry in list(files.items()):
+        if entry.subdir != NEW:
+            continue
+        target = entry.filename if ":" in entry.filename else entry.filename + ":2,"
+        try:
+            os.rename(os.path.join(folder_dir, NEW, entry.filename),
+                      os.path.join(folder_dir, CUR, target))
+        except FileNotFoundError:
+            lost.append(base)  # moved or deleted by someone else: look again
+            continue
+        files[base] = MessageFile(CUR, target, base, flags_of(target), size_from_name(target))
+    if lost:
+        again = list_message_files(folder_dir, lost)
+        for base in lost:
+            found = again.get(base)
+            if found is None or found.subdir == NEW:
+                del files[base]
+            else:
+                files[base] = found
+    return files
+
+
+def scan_and_assign(folder_dir: str, *, readonly: bool = False) -> FolderScan:
+    """List a folder and give every message its UID, as imapd's SELECT does.
+
+    Holding the folder's Courier dot-lock: read the uid database, list
+    ``new/`` and ``cur/``, move ``new/`` to ``cur/`` (unless ``readonly``),
+    keep the UIDs of known messages, drop entries of vanished ones, number
+    unknown messages from ``nextuid`` upward in file-name order, and rewrite
+    the file if anything changed.
+
+    ``readonly`` (EXAMINE, STATUS) changes nothing on disk; messages the
+    file does not know get provisional UIDs from ``nextuid`` upward.
+    """
+    if not os.path.isdir(os.path.join(folder_dir, CUR)):
+        raise MailboxNotFound(f"{folder_dir}: not a maildir")
+    if readonly:
+        return _assign(folder_dir, True)
+    with folder_lock(folder_dir):
+        return _assign(folder_dir, False)
