@@ -145,7 +145,7 @@ def parse_fetch_atts(r: Reader) -> tuple[tuple[FetchAtt, ...], str | None]:
     """The attribute part of FETCH: a macro, one attribute, or a list.
     Returns the attributes (a macro expanded) and the macro's name."""
     if r.peek() == 0x28:
-        return r.paren_list(lambda: parse_fetch_att(r), allow_empty=False), None
+        return r.paren_list(lambda: parse_fetch_att(r), allow_empty=False, count=False), None
     for macro, names in MACROS.items():
         if r.peek_is(macro.encode()) and r.text[r.pos + len(macro):r.pos + len(macro) + 1] in (
                 b"", b" ", b")"):

@@ -215,7 +215,7 @@ class Framer:
         if len(self._text) > self.limits.max_line_length:
             tag, name = command_head(bytes(self._text))
             self._reset_command()
-            return CommandError(tag, name, ErrorKind.LINE_TOO_LONG, "command too long")
+            return CommandError(tag, name, ErrorKind.LINE_TOO_LONG, "line too long")
         marker = _LITERAL_MARKER.search(line)
         if marker is None:
             frame = Frame(bytes(self._text), self._literals, self._literal_ends)

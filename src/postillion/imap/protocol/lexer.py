@@ -121,23 +121,33 @@ class Reader:
         if self.peek() != 0x28:
             raise self.fail("expected '('")
         self.pos += 1
+        self.descend()
+
+    def descend(self) -> None:
+        """One level deeper (a list, or a NOT/OR operand)."""
         self._depth += 1
         if self._depth > self.limits.max_depth:
-            raise ParseFailure("parentheses nested too deeply", ErrorKind.TOO_DEEP)
+            raise ParseFailure("nested too deeply", ErrorKind.TOO_DEEP)
+
+    def ascend(self) -> None:
+        self._depth -= 1
 
     def close_paren(self) -> None:
         if self.peek() != 0x29:
             raise self.fail("expected ')'")
         self.pos += 1
-        self._depth -= 1
+        self.ascend()
 
-    def paren_list(self, item: Callable[[], T], allow_empty: bool = True) -> tuple[T, ...]:
-        """``"(" [item *(SP item)] ")"``."""
+    def paren_list(self, item: Callable[[], T], allow_empty: bool = True,
+                   count: bool = True) -> tuple[T, ...]:
+        """``"(" [item *(SP item)] ")"``; ``count=False`` when ``item``
+        counts itself against ``max_items``."""
         self.open_paren()
         values: list[T] = []
         if self.peek() != 0x29:
             while True:
-                self.count_item()
+                if count:
+                    self.count_item()
                 values.append(item())
                 if not self.maybe_sp():
                     break

@@ -117,7 +117,7 @@ def parse_search_key(r: Reader) -> SearchKey:
     """One search-key at the reader's position."""
     r.count_item()
     if r.peek() == 0x28:
-        return AndKey(r.paren_list(lambda: parse_search_key(r), allow_empty=False))
+        return AndKey(r.paren_list(lambda: parse_search_key(r), allow_empty=False, count=False))
     if r.looks_like_sequence_set():
         return SequenceKey(r.sequence_set())
     word = r.keyword()
@@ -153,12 +153,18 @@ def parse_search_key(r: Reader) -> SearchKey:
         return SequenceKey(r.sequence_set(), uid=True)
     if word == "NOT":
         r.sp()
-        return NotKey(parse_search_key(r))
+        r.descend()
+        key = NotKey(parse_search_key(r))
+        r.ascend()
+        return key
     if word == "OR":
         r.sp()
+        r.descend()
         left = parse_search_key(r)
         r.sp()
-        return OrKey(left, parse_search_key(r))
+        right = parse_search_key(r)
+        r.ascend()
+        return OrKey(left, right)
     raise r.fail(f"unknown search key {word}")
 
 
