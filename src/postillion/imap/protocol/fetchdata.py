@@ -26,7 +26,7 @@ def size_item(size: int) -> FetchItem:
 
 
 def internaldate_item(when: datetime.datetime) -> FetchItem:
-    return FetchItem(b"INTERNALDATE", Atom(wire.date_time(when).decode("ascii")))
+    return FetchItem(b"INTERNALDATE", wire.date_time(when)[1:-1])
 
 
 def envelope_item(env: Envelope) -> FetchItem:
