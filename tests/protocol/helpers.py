@@ -28,7 +28,8 @@ def run(pieces: Iterable[bytes], state: SessionState = SessionState.SELECTED,
         close: bool = False) -> list[Event]:
     conn = Connection(limits, state)
     events: list[Event] = []
-    for piece in [*pieces, *([b""] if close else [])]:
+    real_pieces = [p for p in pieces if p]  # b"" would mean "closed"
+    for piece in [*real_pieces, *([b""] if close else [])]:
         conn.receive_data(piece)
         while True:
             event = conn.next_event()
