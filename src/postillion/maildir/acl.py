@@ -585,7 +585,7 @@ def delete_acl_files(maildir: str, name: str) -> None:
 
 def _existing_folders(maildir: str) -> list[str]:
     """Folder names below INBOX whose directory has a usable ``cur/``."""
-    found = []
+    found: list[str] = []
     try:
         entries = os.listdir(maildir)
     except OSError:
