@@ -7,8 +7,8 @@ import pytest
 from postillion.imap.protocol import (
     NEED_DATA,
     CommandError,
-    ConnectionClosed,
     Connection,
+    ConnectionClosed,
     ErrorKind,
     IdleDone,
     Limits,
@@ -16,6 +16,8 @@ from postillion.imap.protocol import (
     LocalProtocolError,
     SaslResponse,
     SessionState,
+)
+from postillion.imap.protocol import (
     commands as c,
 )
 from postillion.imap.protocol import responses as r

@@ -13,6 +13,8 @@ from postillion.imap.protocol import (
     FetchAtt,
     SequenceSet,
     SessionState,
+)
+from postillion.imap.protocol import (
     commands as c,
 )
 from postillion.imap.protocol import searchkeys as k

@@ -19,10 +19,12 @@ from postillion.imap.protocol import (
     SeqRange,
     SequenceSet,
     SessionState,
+    wire,
+)
+from postillion.imap.protocol import (
     commands as c,
 )
 from postillion.imap.protocol import searchkeys as k
-from postillion.imap.protocol import wire
 from postillion.imap.protocol.fetchatts import fetch_atts_to_wire
 from postillion.imap.protocol.lexer import ATOM_CHARS
 from postillion.imap.protocol.sequence import parse_sequence_set
@@ -161,8 +163,8 @@ def test_hostile_input_only_gives_defined_events(data: bytes, state: SessionStat
     assert whole == split
     assert isinstance(whole[-1], ConnectionClosed)
     for event in whole:
-        assert isinstance(event, (c.Command.__args__ + (CommandError, LiteralRequest,  # type: ignore
-                                                        ConnectionClosed)))
+        assert isinstance(event, (*c.Command.__args__, CommandError, LiteralRequest,
+                                  ConnectionClosed))
 
 
 @settings(max_examples=100, deadline=None)
