@@ -82,8 +82,9 @@ def new_unique_name(suffix: str = "", *, counter: bool = False) -> UniqueName:
 def split_info(filename: str) -> tuple[str, str | None]:
     """Split ``base:2,FLAGS`` into ``(base, "FLAGS")``; ``(name, None)`` if no info.
 
-    Only a ``:2,`` info counts; any other ``:`` suffix stays part of the base
-    name, as Courier reads it (everything up to the last ``:``).
+    Only a ``:2,`` info carries flags; any other ``:`` suffix gives no flags.
+    The base is everything up to the last ``:``, as Courier reads it (and as
+    :func:`base_name` returns it).
     """
     colon = filename.rfind(":")
     if colon < 0:

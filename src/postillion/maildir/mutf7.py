@@ -7,6 +7,7 @@ from modified UTF-7 on the wire (unless the client enabled UTF8=ACCEPT).
 from __future__ import annotations
 
 import base64
+import binascii
 
 
 class MUTF7Error(ValueError):
@@ -43,6 +44,7 @@ def decode(text: str) -> str:
     out: list[str] = []
     i = 0
     n = len(text)
+    last_shift_end = -1
     while i < n:
         ch = text[i]
         if ord(ch) < 0x20 or ord(ch) > 0x7E:
@@ -58,11 +60,18 @@ def decode(text: str) -> str:
             out.append("&")
             i = end + 1
             continue
+        if last_shift_end == i:
+            # Two shifted sequences in a row: the encoder makes one, so this
+            # spelling would be a second name for the same folder.
+            raise MUTF7Error("adjacent shifted sequences")
         b64 = text[i + 1 : end].replace(",", "/")
         if any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
                for c in b64):
             raise MUTF7Error("invalid base64 in shifted sequence")
-        raw = base64.b64decode(b64 + "=" * (-len(b64) % 4))
+        try:
+            raw = base64.b64decode(b64 + "=" * (-len(b64) % 4))
+        except binascii.Error as exc:
+            raise MUTF7Error("truncated base64 in shifted sequence") from exc
         if len(raw) % 2:
             raise MUTF7Error("odd number of bytes in shifted sequence")
         try:
@@ -75,4 +84,5 @@ def decode(text: str) -> str:
             raise MUTF7Error("non-canonical shifted sequence")
         out.append(decoded)
         i = end + 1
+        last_shift_end = i
     return "".join(out)
