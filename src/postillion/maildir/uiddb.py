@@ -155,15 +155,24 @@ def read_uiddb(folder_dir: str) -> UidDb | None:
 
 
 def _damaged_uidvalidity(folder_dir: str) -> int | None:
-    """The UIDVALIDITY an unusable file still shows in its header, if any."""
+    """The highest UIDVALIDITY an unusable file can have stood for, if it exists.
+
+    Its header may still show one; besides, a UIDVALIDITY is taken from the
+    clock when the file is made, so it is at most the file's mtime - 10^9.
+    """
+    path = os.path.join(folder_dir, UIDDB)
     try:
-        with open(os.path.join(folder_dir, UIDDB), "rb") as f:
-            fields = f.readline(200).split()
+        highest = int(os.stat(path).st_mtime) - IMAP_EPOCH
     except OSError:
         return None
+    try:
+        with open(path, "rb") as f:
+            fields = f.readline(200).split()
+    except OSError:
+        return highest
     if len(fields) >= 2 and fields[1].isdigit():
-        return int(fields[1])
-    return None
+        highest = max(highest, int(fields[1]))
+    return highest
 
 
 def _temp_file(folder_dir: str) -> tuple[str, int]:
@@ -229,7 +238,8 @@ def _assign(folder_dir: str, readonly: bool) -> FolderScan:
         previous = _damaged_uidvalidity(folder_dir)
         if previous is not None and db.uidvalidity <= previous:
             # A file rebuilt in the second it was made must still change
-            # UIDVALIDITY, or clients would keep UIDs that now mean others.
+            # UIDVALIDITY, or clients would keep UIDs that now mean others
+            # (imapd takes the clock's value and can repeat the old one).
             db.uidvalidity = previous + 1
     else:
         db = old
