@@ -264,6 +264,42 @@ _COMMON_SERVER = [
              "Postillion: the account backend: userdb, userdb:PATH or sqlite:PATH."),
 ]
 
+def _ssl_variables(service: str, sslport: str, cachefile: str) -> tuple[Variable, ...]:
+    """The TLS variables of ``<service>-ssl``, which imapd-ssl and pop3d-ssl share.
+
+    The cache file names are crossed in Debian's packaged files (imapd-ssl
+    names the pop3 cache and pop3d-ssl the imap one); the defaults follow them.
+    """
+    return (
+        Variable("SSLPORT", "str", sslport, "Implicit-TLS port(s)."),
+        Variable("SSLADDRESS", "str", "0", "Implicit-TLS listen address."),
+        Variable("SSLPIDFILE", "str", f"/run/courier/{service}-ssl.pid", "Process id file."),
+        Variable("SSLLOGGEROPTS", "str", f"-name={service}-ssl",
+                 "courierlogger flags; not used."),
+        Variable("COURIERTLS", "str", "/usr/bin/couriertls", "Courier's TLS helper; not used."),
+        Variable("TLS_PRIORITY", "str", "NORMAL",
+                 "GnuTLS priority string (mapped to ciphers)."),
+        Variable("TLS_PROTOCOL", "str", "", "Minimum TLS protocol version."),
+        Variable("TLS_STARTTLS_PROTOCOL", "str", "", "TLS protocol for STARTTLS.",
+                 packaged="$TLS_PROTOCOL"),
+        Variable("TLS_CIPHER_LIST", "str", "", "OpenSSL cipher list."),
+        Variable("TLS_MIN_DH_BITS", "int", "0", "Minimum Diffie-Hellman size; 0 = library's."),
+        Variable("TLS_TIMEOUT", "int", "0", "Reserved by Courier; not implemented."),
+        Variable("TLS_CERTFILE", "str", f"/etc/courier/{service}.pem",
+                 "Server certificate and key."),
+        Variable("TLS_PRIVATE_KEYFILE", "str", "", "Separate private key file."),
+        Variable("TLS_DHPARAMS", "str", "/etc/courier/dhparams.pem", "DH parameters file."),
+        Variable("TLS_TRUSTCERTS", "str", "/etc/ssl/certs/ca-certificates.crt",
+                 "Trusted CAs for client certificates."),
+        Variable("TLS_VERIFYPEER", "str", "NONE",
+                 "Client certificates: NONE, PEER, REQUIREPEER."),
+        Variable("TLS_EXTERNAL", "str", "", "Certificate field used for AUTH=EXTERNAL."),
+        Variable("TLS_CACHEFILE", "str", f"/var/lib/courier/{cachefile}",
+                 "TLS session cache file."),
+        Variable("TLS_CACHESIZE", "int", "524288", "TLS session cache size in bytes."),
+    )
+
+
 IMAPD_VARIABLES: tuple[Variable, ...] = (
     *_COMMON_SERVER,
     Variable("PORT", "str", "143", "Listen port(s): a comma list, ip.port allowed."),
@@ -315,32 +351,10 @@ IMAPD_VARIABLES: tuple[Variable, ...] = (
     Variable("OUTBOX_MULTIPLE_SEND", "bool", "0", "Allow sending the same message again."),
     Variable("IMAP_ID_FIELDS", "int", "0", "Which fields the ID command reveals (bit mask)."),
     Variable("IMAPDSTART", "bool", "YES", "Start the plain IMAP listener."),
-    # imapd-ssl
-    Variable("SSLPORT", "str", "993", "IMAPS port(s)."),
-    Variable("SSLADDRESS", "str", "0", "IMAPS listen address."),
-    Variable("SSLPIDFILE", "str", "/run/courier/imapd-ssl.pid", "IMAPS process id file."),
-    Variable("SSLLOGGEROPTS", "str", "-name=imapd-ssl", "courierlogger flags; not used."),
+    *_ssl_variables("imapd", "993", "couriersslpop3cache"),
     Variable("IMAPDSSLSTART", "bool", "YES", "Start the IMAPS listener."),
     Variable("IMAPDSTARTTLS", "bool", "YES", "Offer STARTTLS on the plain port."),
     Variable("IMAP_TLS_REQUIRED", "bool", "0", "LOGINDISABLED until STARTTLS."),
-    Variable("COURIERTLS", "str", "/usr/bin/couriertls", "Courier's TLS helper; not used."),
-    Variable("TLS_PRIORITY", "str", "NORMAL", "GnuTLS priority string (mapped to ciphers)."),
-    Variable("TLS_PROTOCOL", "str", "", "Minimum TLS protocol version."),
-    Variable("TLS_STARTTLS_PROTOCOL", "str", "", "TLS protocol for STARTTLS.",
-             packaged="$TLS_PROTOCOL"),
-    Variable("TLS_CIPHER_LIST", "str", "", "OpenSSL cipher list."),
-    Variable("TLS_MIN_DH_BITS", "int", "0", "Minimum Diffie-Hellman size; 0 = library's."),
-    Variable("TLS_TIMEOUT", "int", "0", "Reserved by Courier; not implemented."),
-    Variable("TLS_CERTFILE", "str", "/etc/courier/imapd.pem", "Server certificate and key."),
-    Variable("TLS_PRIVATE_KEYFILE", "str", "", "Separate private key file."),
-    Variable("TLS_DHPARAMS", "str", "/etc/courier/dhparams.pem", "DH parameters file."),
-    Variable("TLS_TRUSTCERTS", "str", "/etc/ssl/certs/ca-certificates.crt",
-             "Trusted CAs for client certificates."),
-    Variable("TLS_VERIFYPEER", "str", "NONE", "Client certificates: NONE, PEER, REQUIREPEER."),
-    Variable("TLS_EXTERNAL", "str", "", "Certificate field used for AUTH=EXTERNAL."),
-    Variable("TLS_CACHEFILE", "str", "/var/lib/courier/couriersslpop3cache",
-             "TLS session cache file."),
-    Variable("TLS_CACHESIZE", "int", "524288", "TLS session cache size in bytes."),
 )
 
 POP3D_VARIABLES: tuple[Variable, ...] = (
@@ -360,6 +374,10 @@ POP3D_VARIABLES: tuple[Variable, ...] = (
     Variable("POP3DSTART", "bool", "YES", "Start the POP3 listener."),
     Variable("MIME_UNICODE_MESSAGE_TYPE", "str", "message/global",
              "Wrapper type for UTF-8 mail sent to clients without UTF-8 support."),
+    *_ssl_variables("pop3d", "995", "couriersslimapcache"),
+    Variable("POP3DSSLSTART", "bool", "YES", "Start the POP3S listener."),
+    Variable("POP3_STARTTLS", "bool", "YES", "Offer STLS on the plain port."),
+    Variable("POP3_TLS_REQUIRED", "bool", "0", "Refuse logins until STLS."),
 )
 
 AUTHDAEMONRC_VARIABLES: tuple[Variable, ...] = (

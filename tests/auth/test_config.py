@@ -9,6 +9,7 @@ import pytest
 
 from postillion import config
 from postillion.config import Config, load, parse_shell
+from tests.conftest import REQUIRE_REFERENCE
 
 COURIER = Path("/etc/courier")
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "config.md"
@@ -114,7 +115,10 @@ def test_every_table_name_is_unique() -> None:
 def installed(name: str) -> Path:
     path = COURIER / name
     if not path.exists():
-        pytest.skip(f"{path} is not installed")
+        message = f"{path} is not installed (Debian packages courier-imap, courier-pop)"
+        if REQUIRE_REFERENCE:
+            pytest.fail(message)
+        pytest.skip(message)
     return path
 
 

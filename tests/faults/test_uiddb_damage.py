@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -81,13 +83,58 @@ def test_duplicate_uids_and_names_in_the_file(maildir: str) -> None:
     assert len(set(uids.values())) == 3
 
 
+def _as_unprivileged_user(maildir: str) -> tuple[int, int]:
+    """Run the scan in a child as ``nobody`` (root reads every file).
+
+    The maildir is copied to a directory ``nobody`` can reach (pytest's
+    temporary directories are private to root) and given to ``nobody``.
+    """
+    nobody = 65534
+    home = tempfile.mkdtemp(prefix="postillion-nobody-")
+    os.chmod(home, 0o755)
+    maildir = shutil.copytree(maildir, os.path.join(home, "Maildir"))
+    for dirpath, _dirs, files in os.walk(maildir):
+        os.chown(dirpath, nobody, nobody)
+        for name in files:
+            os.chown(os.path.join(dirpath, name), nobody, nobody)
+    try:
+        return _scan_in_child(maildir, nobody)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _scan_in_child(maildir: str, nobody: int) -> tuple[int, int]:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(nobody)
+            os.setuid(nobody)
+            scan = uiddb.scan_and_assign(maildir)
+            os.write(write_end, f"{len(scan.messages)}".encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        count = int(reader.read() or b"-1")
+    _pid, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), count
+
+
 def test_unreadable_file_is_not_fatal(maildir: str) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads everything")
     uiddb.scan_and_assign(maildir)
     db(maildir).chmod(0)
-    scan = uiddb.scan_and_assign(maildir)
-    assert len(scan.messages) == 3
+    if os.geteuid() == 0:
+        code, count = _as_unprivileged_user(maildir)
+        assert code == 0
+        assert count == 3
+    else:
+        scan = uiddb.scan_and_assign(maildir)
+        assert len(scan.messages) == 3
 
 
 def test_stale_lock_of_a_dead_process_is_broken(maildir: str) -> None:
