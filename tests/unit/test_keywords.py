@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from postillion.maildir import keywords as kw
+from postillion.maildir.folderlock import folder_lock
 from postillion.maildir.layout import create_maildir
 
 NOW = 1_795_597_577.0  # an arbitrary fixed clock: generation 5985325
@@ -143,7 +144,7 @@ def test_flags_suffix_is_ignored(tmp_path: Path) -> None:
 def test_dot_lock_is_taken_and_released(tmp_path: Path) -> None:
     maildir = make_maildir(tmp_path)
     lock = Path(maildir, "tmp", "courier.lock")
-    with kw.courier_lock(maildir):
+    with folder_lock(maildir):
         assert lock.read_bytes().startswith(f"{os.getpid()}:".encode())
     assert not lock.exists()
 
@@ -152,5 +153,5 @@ def test_stale_dot_lock_of_dead_process_is_broken(tmp_path: Path) -> None:
     maildir = make_maildir(tmp_path)
     lock = Path(maildir, "tmp", "courier.lock")
     lock.write_bytes(f"999999999:{socket.gethostname()}".encode())
-    with kw.courier_lock(maildir, poll=0.01):
+    with folder_lock(maildir):
         assert lock.read_bytes().startswith(f"{os.getpid()}:".encode())

@@ -43,10 +43,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from postillion.maildir.errors import MaildirError
@@ -62,9 +61,6 @@ ORPHAN_SECONDS = 15 * 60
 SCRATCH_SECONDS = 120
 # imapd's forbidden keyword characters (replaced by "_").
 IMAP_FORBIDDEN = ' (){%*"\\]'
-LOCK_NAME = "courier.lock"
-# A dot-lock older than this whose owner cannot be checked is stale.
-LOCK_TIMEOUT = 120
 _HASH_BUCKETS = 43
 _MAX_ATTEMPTS = 1000
 _U64 = (1 << 64) - 1
@@ -614,79 +610,12 @@ def update_keywords(maildir: str, basename: str, *, add: Iterable[str] = (),
     raise MaildirError(f"{maildir}: keyword update of {basename} keeps losing races")
 
 
-# -- Courier's maildir dot-lock (IMAP_USELOCKS, maildirkw -l) ----------------
-
-
-def _lock_owner() -> bytes:
-    return f"{os.getpid()}:{socket.gethostname() or 'localhost'}".encode()
-
-
-def _lock_is_stale(lock_path: bytes, me: bytes) -> bool:
-    try:
-        with open(lock_path, "rb") as handle:
-            holder = handle.read(511)
-            mtime = os.fstat(handle.fileno()).st_mtime
-    except OSError:
-        return False
-    pid_text, colon, host = holder.partition(b":")
-    _mine, _, my_host = me.partition(b":")
-    if colon and host == my_host:
-        pid = _leading_number(pid_text)
-        if pid == os.getpid():
-            return True
-        if pid:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            except PermissionError:
-                return False
-            return False
-    return mtime < time.time() - LOCK_TIMEOUT
-
-
-@contextlib.contextmanager
-def courier_lock(maildir: str, *, poll: float = 1.0) -> Iterator[None]:
-    """Hold ``<maildir>/tmp/courier.lock``, the dot-lock of imapd (IMAP_USELOCKS=1).
-
-    The lock file holds ``<pid>:<hostname>``; it is taken by linking a file
-    from ``tmp/``.  A lock of a dead process on this host, or older than two
-    minutes from elsewhere, is removed.  Raises OSError when ``tmp/`` cannot
-    take a file (no maildir).
-    """
-    lock_path = os.path.join(os.fsencode(maildir), b"tmp", LOCK_NAME.encode())
-    me = _lock_owner()
-    while True:
-        temp = _write_tmp(maildir, me, "_courierlock")
-        try:
-            os.link(temp, lock_path)
-            linked = os.stat(temp).st_nlink == 2
-        except FileExistsError:
-            linked = False
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-        if linked:
-            break
-        if _lock_is_stale(lock_path, me):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(lock_path)
-            continue
-        time.sleep(poll)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(lock_path)
-
-
 __all__ = [
     "IMAP_FORBIDDEN",
     "KEYWORD_DIR",
     "LIST_FILE",
     "InvalidKeyword",
     "InvalidMessageName",
-    "courier_lock",
     "message_basenames",
     "read_keywords",
     "set_keywords",

@@ -20,12 +20,14 @@ output) on a missing maildir, but with ``-l`` fails with rc 255.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import TextIO
 
 from postillion.maildir import keywords as kw
-from postillion.maildir.errors import MaildirError
+from postillion.maildir.errors import MailboxNotFound, MaildirError
+from postillion.maildir.folderlock import folder_lock
 
 PROGRAM = "maildirkw"
 USAGE = "Usage: maildirkw [ options ] maildir [+/-]flag [+/-]flag...\n"
@@ -100,10 +102,15 @@ def _run(args: list[str]) -> str:
         raise _Exit(1, stdout=USAGE)
     failure_code = 255 if listing else 1
     try:
-        if lock:
-            with kw.courier_lock(maildir):
-                return _act(maildir, operands, listing, mode, case_sensitive)
-        return _act(maildir, operands, listing, mode, case_sensitive)
+        with contextlib.ExitStack() as held:
+            if lock:
+                # The same dot-lock imapd holds on the folder (IMAP_USELOCKS=1).
+                try:
+                    held.enter_context(folder_lock(maildir))
+                except MailboxNotFound:
+                    raise _Exit(failure_code,
+                                stderr=f"{maildir}: No such file or directory\n") from None
+            return _act(maildir, operands, listing, mode, case_sensitive)
     except (kw.InvalidKeyword, kw.InvalidMessageName) as error:
         raise _Exit(1, stderr=f"{PROGRAM}: {error}\n") from None
     except OSError as error:
