@@ -38,6 +38,7 @@ from postillion.maildir import quota
 from postillion.maildir.delivery import StagedMessage, commit, discard, stage
 from postillion.maildir.errors import DeliveryFailed, MailboxNotFound, QuotaExceeded
 from postillion.maildir.layout import create_maildir
+from postillion.tools._output import ToolExit
 
 EX_OK = 0
 EX_USAGE = 73  # Courier's own number for bad usage (EX_CANTCREAT's value)
@@ -57,14 +58,6 @@ _CHUNK = 1 << 16
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-class _Exit(Exception):
-    def __init__(self, code: int, stderr: str = "", stdout: str = "") -> None:
-        super().__init__(code)
-        self.code = code
-        self.stderr = stderr
-        self.stdout = stdout
 
 
 def _atoi(text: str) -> int:
@@ -216,15 +209,15 @@ def _stage_stdin(maildir: str, auto_create: bool) -> StagedMessage:
                     _make_parents(maildir)
                     create_maildir(maildir, exist_ok=True)
                 except OSError as mkdir_exc:
-                    raise _Exit(EX_TEMPFAIL, f"{maildir}: {mkdir_exc.strerror}\n") from exc
+                    raise ToolExit(EX_TEMPFAIL, f"{maildir}: {mkdir_exc.strerror}\n") from exc
                 continue
-            raise _Exit(EX_TEMPFAIL, f"{maildir}: No such file or directory\n") from exc
+            raise ToolExit(EX_TEMPFAIL, f"{maildir}: No such file or directory\n") from exc
         except DeliveryFailed as exc:
             if reader.started:  # writing the message failed
-                raise _Exit(EX_IOERR, f"{exc}\n") from exc
+                raise ToolExit(EX_IOERR, f"{exc}\n") from exc
             cause = exc.__cause__
             reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(exc)
-            raise _Exit(EX_TEMPFAIL, f"{maildir}: {reason}\n") from exc
+            raise ToolExit(EX_TEMPFAIL, f"{maildir}: {reason}\n") from exc
 
 
 def _link_unsized(staged: StagedMessage) -> None:
@@ -236,7 +229,7 @@ def _link_unsized(staged: StagedMessage) -> None:
         os.link(staged.tmp_path, os.path.join(staged.folder, "new", final))
     except OSError as exc:
         discard(staged)
-        raise _Exit(EX_IOERR, f"{staged.tmp_path}: {exc.strerror}\n") from exc
+        raise ToolExit(EX_IOERR, f"{staged.tmp_path}: {exc.strerror}\n") from exc
     with contextlib.suppress(OSError):
         os.unlink(staged.tmp_path)
 
@@ -247,7 +240,7 @@ def _commit(staged: StagedMessage) -> None:
     except (DeliveryFailed, MailboxNotFound) as exc:
         cause = exc.__cause__
         reason = cause.strerror if isinstance(cause, OSError) else str(exc)
-        raise _Exit(EX_IOERR, f"{staged.tmp_path}: {reason}\n") from exc
+        raise ToolExit(EX_IOERR, f"{staged.tmp_path}: {reason}\n") from exc
 
 
 def _deliver(maildir: str, auto_create: bool, warn_percent: int,
@@ -268,7 +261,7 @@ def _deliver(maildir: str, auto_create: bool, warn_percent: int,
             except QuotaExceeded as exc:
                 if warn_percent >= 0:
                     deliver_quota_warning(maildir, warn_percent, template_path)
-                raise _Exit(EX_NOPERM, stdout=OVER_QUOTA_TEXT) from exc
+                raise ToolExit(EX_NOPERM, stdout=OVER_QUOTA_TEXT) from exc
         staged = _stage_stdin(maildir, auto_create)
         reservation = None
         if counted:
@@ -276,12 +269,12 @@ def _deliver(maildir: str, auto_create: bool, warn_percent: int,
                 reservation = quota.reserve(maildir, staged.size, 1)
             except DeliveryFailed as exc:
                 discard(staged)
-                raise _Exit(EX_TEMPFAIL, f"{exc}\n") from exc
+                raise ToolExit(EX_TEMPFAIL, f"{exc}\n") from exc
             except QuotaExceeded as exc:
                 discard(staged)
                 if warn_percent >= 0:
                     deliver_quota_warning(maildir, warn_percent, template_path)
-                raise _Exit(EX_NOPERM, stdout=OVER_QUOTA_TEXT) from exc
+                raise ToolExit(EX_NOPERM, stdout=OVER_QUOTA_TEXT) from exc
         try:
             _commit(staged)
         except BaseException:
@@ -307,10 +300,10 @@ def _deliver(maildir: str, auto_create: bool, warn_percent: int,
             reservation = quota.reserve(maildir, staged.size, 1, new_quota=new_quota)
         except DeliveryFailed as exc:
             discard(staged)
-            raise _Exit(EX_TEMPFAIL, f"{exc}\n") from exc
+            raise ToolExit(EX_TEMPFAIL, f"{exc}\n") from exc
         except QuotaExceeded as exc:
             discard(staged)
-            raise _Exit(EX_TEMPFAIL, stdout=OVER_QUOTA_TEXT) from exc
+            raise ToolExit(EX_TEMPFAIL, stdout=OVER_QUOTA_TEXT) from exc
     if reservation is None:
         _commit(staged)
     else:
@@ -347,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     new_quota = args[i + 1] if i + 1 < len(args) else None
     try:
         _deliver(maildir, auto_create, warn_percent, template_path, new_quota)
-    except _Exit as done:
+    except ToolExit as done:
         sys.stdout.write(done.stdout)
         sys.stderr.write(done.stderr)
         sys.stdout.flush()

@@ -24,31 +24,23 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
 
 from postillion.maildir import acl as aclmod
 from postillion.maildir.errors import CorruptControlFile, InvalidMailboxName
+from postillion.tools._output import ToolExit, write_raw
 
 PROGRAM = "maildiracl"
 USAGE = "Usage: maildiracl [ options ] maildir [INBOX[.folder] [identifier rights]]\n"
 COMMANDS = ("-reset", "-list", "-set", "-delete", "-compute")
 
 
-class _Exit(Exception):
-    def __init__(self, code: int, stderr: str = "", stdout: str = "") -> None:
-        super().__init__(code)
-        self.code = code
-        self.stderr = stderr
-        self.stdout = stdout
-
-
-def _usage() -> _Exit:
-    return _Exit(1, stdout=USAGE)
+def _usage() -> ToolExit:
+    return ToolExit(1, stdout=USAGE)
 
 
 def _folder_name(folder: str) -> str:
     if folder != "INBOX" and not folder.startswith("INBOX."):
-        raise _Exit(1, stderr=f"{folder}: Invalid argument\n")
+        raise ToolExit(1, stderr=f"{folder}: Invalid argument\n")
     # Courier treats "INBOX." like "INBOX".
     return "INBOX" if folder in ("INBOX", "INBOX.") else folder
 
@@ -69,19 +61,19 @@ def _run(args: list[str], out: list[str]) -> None:
     try:
         _dispatch(command, maildir, name, args[3:], out)
     except aclmod.InvalidAclEntry:
-        raise _Exit(1, stderr=f"{PROGRAM}: Invalid argument\n") from None
+        raise ToolExit(1, stderr=f"{PROGRAM}: Invalid argument\n") from None
     except aclmod.AclChangeRefused as refused:
         if refused.identifier is None:
-            raise _Exit(1, stderr=f"{maildir}: Invalid argument\n") from None
-        raise _Exit(1, stderr=f"Trying to set invalid access rights for "
+            raise ToolExit(1, stderr=f"{maildir}: Invalid argument\n") from None
+        raise ToolExit(1, stderr=f"Trying to set invalid access rights for "
                               f"{refused.identifier}\n") from None
     except InvalidMailboxName:
-        raise _Exit(1, stderr=f"{maildir}: Invalid argument\n") from None
+        raise ToolExit(1, stderr=f"{maildir}: Invalid argument\n") from None
     except CorruptControlFile as corrupt:
-        raise _Exit(1, stderr=f"{corrupt.path}: {corrupt.reason}\n") from None
+        raise ToolExit(1, stderr=f"{corrupt.path}: {corrupt.reason}\n") from None
     except OSError as error:
         reason = os.strerror(error.errno) if error.errno else str(error)
-        raise _Exit(1, stderr=f"{maildir}: {reason}\n") from None
+        raise ToolExit(1, stderr=f"{maildir}: {reason}\n") from None
 
 
 def _dispatch(command: str, maildir: str, name: str, rest: list[str], out: list[str]) -> None:
@@ -98,15 +90,6 @@ def _dispatch(command: str, maildir: str, name: str, rest: list[str], out: list[
         out.append(aclmod.compute(current, wanted.__contains__) + "\n")
 
 
-def _write(stream: TextIO, text: str) -> None:
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        # Identifiers and rights may hold any byte; write them back unchanged.
-        stream.flush()
-        buffer.write(text.encode("utf-8", "surrogateescape"))
-        buffer.flush()
-    else:  # a text stream without bytes (tests capturing output)
-        stream.write(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,11 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     out: list[str] = []
     try:
         _run(args, out)
-    except _Exit as stop:
-        _write(sys.stdout, "".join(out) + stop.stdout)
-        _write(sys.stderr, stop.stderr)
+    except ToolExit as stop:
+        write_raw(sys.stdout, "".join(out) + stop.stdout)
+        write_raw(sys.stderr, stop.stderr)
         return stop.code
-    _write(sys.stdout, "".join(out))
+    write_raw(sys.stdout, "".join(out))
     return 0
 
 

@@ -23,23 +23,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import TextIO
 
 from postillion.maildir import keywords as kw
 from postillion.maildir.errors import MailboxNotFound, MaildirError
 from postillion.maildir.folderlock import folder_lock
+from postillion.tools._output import ToolExit, write_raw
 
 PROGRAM = "maildirkw"
 USAGE = "Usage: maildirkw [ options ] maildir [+/-]flag [+/-]flag...\n"
 OPTIONS = "arLlhc"
-
-
-class _Exit(Exception):
-    def __init__(self, code: int, stderr: str = "", stdout: str = "") -> None:
-        super().__init__(code)
-        self.code = code
-        self.stderr = stderr
-        self.stdout = stdout
 
 
 def _getopt(args: list[str]) -> tuple[list[str], list[str]]:
@@ -54,10 +46,10 @@ def _getopt(args: list[str]) -> tuple[list[str], list[str]]:
         if arg.startswith("-") and arg != "-":
             for letter in arg[1:]:
                 if letter not in OPTIONS:
-                    raise _Exit(1, stderr=f"{PROGRAM}: invalid option -- '{letter}'\n",
+                    raise ToolExit(1, stderr=f"{PROGRAM}: invalid option -- '{letter}'\n",
                                 stdout=USAGE)
                 if letter == "h":
-                    raise _Exit(1, stdout=USAGE)
+                    raise ToolExit(1, stdout=USAGE)
                 options.append(letter)
             continue
         if not permute:
@@ -96,10 +88,10 @@ def _run(args: list[str]) -> str:
         if letter in "ar":
             mode = "+" if letter == "a" else "-"
     if not operands:
-        raise _Exit(1, stdout=USAGE)
+        raise ToolExit(1, stdout=USAGE)
     maildir = operands[0]
     if not listing and len(operands) < 2:
-        raise _Exit(1, stdout=USAGE)
+        raise ToolExit(1, stdout=USAGE)
     failure_code = 255 if listing else 1
     try:
         with contextlib.ExitStack() as held:
@@ -108,16 +100,16 @@ def _run(args: list[str]) -> str:
                 try:
                     held.enter_context(folder_lock(maildir))
                 except MailboxNotFound:
-                    raise _Exit(failure_code,
+                    raise ToolExit(failure_code,
                                 stderr=f"{maildir}: No such file or directory\n") from None
             return _act(maildir, operands, listing, mode, case_sensitive)
     except (kw.InvalidKeyword, kw.InvalidMessageName) as error:
-        raise _Exit(1, stderr=f"{PROGRAM}: {error}\n") from None
+        raise ToolExit(1, stderr=f"{PROGRAM}: {error}\n") from None
     except OSError as error:
         reason = os.strerror(error.errno) if error.errno else str(error)
-        raise _Exit(failure_code, stderr=f"{maildir}: {reason}\n") from None
+        raise ToolExit(failure_code, stderr=f"{maildir}: {reason}\n") from None
     except MaildirError as error:
-        raise _Exit(failure_code, stderr=f"{PROGRAM}: {error}\n") from None
+        raise ToolExit(failure_code, stderr=f"{PROGRAM}: {error}\n") from None
 
 
 def _act(maildir: str, operands: list[str], listing: bool, mode: str,
@@ -128,28 +120,17 @@ def _act(maildir: str, operands: list[str], listing: bool, mode: str,
     return ""
 
 
-def _write(stream: TextIO, text: str) -> None:
-    if not text:
-        return
-    buffer = getattr(stream, "buffer", None)
-    if buffer is not None:
-        # Keywords and file names may hold any byte; write them back unchanged.
-        stream.flush()
-        buffer.write(os.fsencode(text))
-        buffer.flush()
-    else:
-        stream.write(text)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
         output = _run(args)
-    except _Exit as stop:
-        _write(sys.stderr, stop.stderr)
-        _write(sys.stdout, stop.stdout)
+    except ToolExit as stop:
+        write_raw(sys.stderr, stop.stderr)
+        write_raw(sys.stdout, stop.stdout)
         return stop.code
-    _write(sys.stdout, output)
+    write_raw(sys.stdout, output)
     return 0
 
 
