@@ -19,6 +19,7 @@ directory changing during each of five scans and is not seen here.)
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -114,3 +115,51 @@ def test_mixed_with_courier_stays_consistent(tmp_path: Path) -> None:
     assert state is not None
     assert state.usage == quota.scan_usage(maildir)[0]
     assert state.usage.bytes <= state.quota.bytes + courier_count * SIZE
+
+
+SCANNER = """
+import json, os, sys
+from postillion.maildir import uiddb
+maildir, stop = sys.argv[1], sys.argv[2]
+while True:
+    finished = os.path.exists(stop)
+    scan = uiddb.scan_and_assign(maildir)
+    print(json.dumps({m.base: m.uid for m in scan.messages}), flush=True)
+    if finished:
+        break
+"""
+
+
+def test_twenty_deliveries_while_another_process_assigns_uids(tmp_path: Path) -> None:
+    """The issue's scenario: deliveries near the quota race a UID-assigning scanner.
+
+    The scanner moves new/ to cur/ and rewrites courierimapuiddb while the
+    deliveries link into new/ and append to maildirsize.  Across all of its
+    scans a message keeps one UID, no UID names two messages, and the last
+    scan (after every delivery ended) lists every delivered file exactly once.
+    """
+    already, room = 10, 5
+    maildir = prefilled_maildir(tmp_path / "M", already, room)
+    stop = tmp_path / "stop"
+    scanner = subprocess.Popen([sys.executable, "-c", SCANNER, maildir, str(stop)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    codes = deliver_all_at_once(maildir, [[*OURS, maildir]] * PROCESSES)
+    stop.touch()
+    out, err = scanner.communicate(timeout=120)
+    assert scanner.returncode == 0, err
+    scans = [json.loads(line) for line in out.splitlines()]
+    assert len(scans) >= 2
+
+    uid_of: dict[str, int] = {}
+    base_of: dict[int, str] = {}
+    for scan in scans:
+        for base, uid in scan.items():
+            assert uid_of.setdefault(base, uid) == uid, f"{base} changed UID"
+            assert base_of.setdefault(uid, base) == base, f"UID {uid} reused"
+    delivered = codes.count(0)
+    assert delivered == room
+    final = scans[-1]
+    on_disk = {name.split(":")[0] for name in files_in(maildir)}
+    assert set(final) == on_disk
+    assert len(on_disk) == already + delivered
+    assert sorted(final.values()) == list(range(1, already + delivered + 1))
