@@ -217,3 +217,39 @@ def test_uid_invariants_over_random_histories(tmp_path_factory: pytest.TempPathF
                     used.add(m.uid)
             high_water = max(used, default=0)
             assert scan.nextuid > high_water
+
+
+def _parse_line_by_line(data: bytes) -> list[tuple[int, str]] | None:
+    """The reading rule, one line at a time: the reference the fast parser must equal."""
+    lines = os.fsdecode(data).split("\n")
+    header = lines[0].split()
+    if len(header) < 3 or not all(v.isdigit() and v.isascii() for v in header[:3]):
+        return None
+    if int(header[0]) != 1:
+        return None
+    entries: list[tuple[int, str]] = []
+    seen_uids: set[int] = set()
+    seen_names: set[str] = set()
+    for line in lines[1:]:
+        uid_text, _sep, rest = line.lstrip(" \t").partition(" ")
+        uid = int(uid_text) if uid_text.isdigit() and uid_text.isascii() else None
+        name = rest.lstrip(" \t")
+        if not uid or not name or uid in seen_uids or name in seen_names:
+            continue
+        seen_uids.add(uid)
+        seen_names.add(name)
+        entries.append((uid, name))
+    return entries
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(
+    st.tuples(st.integers(0, 30), st.sampled_from(["a", "b", " a", "\tb", "c d", "", " "])).map(
+        lambda t: f"{t[0]} {t[1]}"),
+    st.text(alphabet="0123456789 \tab\r", max_size=12),
+), max_size=25))
+def test_fast_parse_equals_the_line_by_line_rule(lines: list[str]) -> None:
+    data = ("1 795597556 40\n" + "\n".join(lines)).encode()
+    db = uiddb.parse(data)
+    expected = _parse_line_by_line(data)
+    assert (None if db is None else db.entries) == expected

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass
+
+_DIGITS = re.compile(r"[0-9]+")
 
 # The five flags Courier keeps in the file name, and the order it writes them
 # in (ASCII order of the letters).
@@ -123,13 +126,8 @@ def size_from_name(filename: str) -> int | None:
     pos = base.rfind(",S=")
     if pos < 0:
         return None
-    digits = base[pos + 3 :]
-    end = 0
-    while end < len(digits) and digits[end].isdigit():
-        end += 1
-    if end == 0:
-        return None
-    return int(digits[:end])
+    digits = _DIGITS.match(base, pos + 3)
+    return int(digits.group()) if digits else None
 
 
 def is_message_name(filename: str) -> bool:

@@ -32,6 +32,7 @@ import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from postillion.maildir import names
 from postillion.maildir.errors import (
@@ -43,7 +44,6 @@ from postillion.maildir.errors import (
 )
 from postillion.maildir.filenames import (
     base_name,
-    flags_of,
     is_message_name,
     new_unique_name,
     size_from_name,
@@ -67,9 +67,12 @@ class FolderInfo:
     has_children: bool
 
 
-@dataclass(frozen=True, slots=True)
-class MessageFile:
-    """A message file as found in ``new/`` or ``cur/``."""
+class MessageFile(NamedTuple):
+    """A message file as found in ``new/`` or ``cur/``.
+
+    A named tuple rather than a dataclass: folders of 100,000 messages make
+    one per file on every scan, and tuples are several times cheaper to build.
+    """
 
     subdir: str  # "new" or "cur"
     filename: str
@@ -83,8 +86,15 @@ class MessageFile:
 
 
 def _message_file(subdir: str, filename: str) -> MessageFile:
-    return MessageFile(subdir, filename, base_name(filename), flags_of(filename),
-                       size_from_name(filename))
+    # filenames.base_name/flags_of/size_from_name, inlined: this runs once per
+    # message on every scan.
+    colon = filename.rfind(":")
+    if colon < 0:
+        base, flags = filename, ""
+    else:
+        base = filename[:colon]
+        flags = filename[colon + 3 :] if filename.startswith("2,", colon + 1) else ""
+    return MessageFile(subdir, filename, base, flags, size_from_name(base))
 
 
 def _listdir(path: str) -> list[str]:
