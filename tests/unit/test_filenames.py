@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 
 import pytest
 from hypothesis import given
@@ -31,8 +32,16 @@ def test_counter_suffix_as_imapd_append() -> None:
 
 
 def test_hostname_never_breaks_a_file_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("socket.gethostname", lambda: "a/b:c")
+    # The host name is the kernel's node name (what gethostname() returns).
+    real = os.uname()
+    named = os.uname_result((*real[:1], "a/b:c", *real[2:]))
+    monkeypatch.setattr(os, "uname", lambda: named)
     assert filenames.hostname() == "a\\057b\\072c"
+
+
+def test_hostname_is_gethostname() -> None:
+    assert filenames.hostname() == socket.gethostname().replace("/", "\\057").replace(
+        ":", "\\072")
 
 
 @pytest.mark.parametrize(("name", "flags"), [

@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
-import socket
 import time
-from dataclasses import dataclass
 
-_DIGITS = re.compile(r"[0-9]+")
+from postillion.maildir._record import FrozenRecord
 
 # The five flags Courier keeps in the file name, and the order it writes them
 # in (ASCII order of the letters).
@@ -34,21 +31,29 @@ def hostname() -> str:
 
     Courier writes the name as gethostname() returns it; those two characters
     would break the file name, so they become their octal escapes as
-    the Maildir specification asks.
+    the Maildir specification asks.  (``os.uname().nodename`` is what
+    gethostname() returns, without importing :mod:`socket`.)
     """
-    host = socket.gethostname() or "localhost"
+    host = os.uname().nodename or "localhost"
     return host.replace("/", "\\057").replace(":", "\\072")
 
 
-@dataclass(frozen=True, slots=True)
-class UniqueName:
+class UniqueName(FrozenRecord):
     """The pieces of a new unique name, before the file exists."""
 
+    __slots__ = __match_args__ = ("seconds", "usec", "pid", "host", "suffix")
     seconds: int
     usec: int
     pid: int
     host: str
-    suffix: str = ""  # "_<n>" for per-process counters, "_warn" for warnings
+    suffix: str  # "_<n>" for per-process counters, "_warn" for warnings
+
+    def __init__(self, seconds: int, usec: int, pid: int, host: str, suffix: str = "") -> None:
+        object.__setattr__(self, "seconds", seconds)
+        object.__setattr__(self, "usec", usec)
+        object.__setattr__(self, "pid", pid)
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "suffix", suffix)
 
     def tmp_name(self, size: int | None = None) -> str:
         """The name in ``tmp/``: as the final name but without V/I."""
@@ -126,8 +131,13 @@ def size_from_name(filename: str) -> int | None:
     pos = base.rfind(",S=")
     if pos < 0:
         return None
-    digits = _DIGITS.match(base, pos + 3)
-    return int(digits.group()) if digits else None
+    digits = base[pos + 3 :]
+    if digits.isdigit() and digits.isascii():  # the usual case: S= ends the base
+        return int(digits)
+    end = 0
+    while end < len(digits) and "0" <= digits[end] <= "9":
+        end += 1
+    return int(digits[:end]) if end else None
 
 
 def is_message_name(filename: str) -> bool:
