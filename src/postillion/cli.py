@@ -10,6 +10,8 @@ from postillion.tools import TOOLS
 COMMANDS: dict[str, str] = {
     **TOOLS,
     "demo": "postillion.demo",
+    "serve": "postillion.server.serve",
+    "imapd": "postillion.server.stdio",
 }
 
 USAGE = "usage: postillion COMMAND [ARGS...]\n\ncommands:\n" + "".join(

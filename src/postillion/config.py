@@ -355,6 +355,14 @@ IMAPD_VARIABLES: tuple[Variable, ...] = (
     Variable("IMAPDSSLSTART", "bool", "YES", "Start the IMAPS listener."),
     Variable("IMAPDSTARTTLS", "bool", "YES", "Offer STARTTLS on the plain port."),
     Variable("IMAP_TLS_REQUIRED", "bool", "0", "LOGINDISABLED until STARTTLS."),
+    Variable("POSTILLION_LOGIN_TIMEOUT", "int", "60",
+             "Postillion: seconds a connection may stay unauthenticated (Courier's "
+             "imaplogin alarm); 0 = no limit."),
+    Variable("POSTILLION_LOGIN_FAILURE_DELAY", "str", "5",
+             "Postillion: seconds (may be fractional) every failed LOGIN/AUTHENTICATE "
+             "waits before its NO, as Courier's fixed 5."),
+    Variable("POSTILLION_ALLOW_ROOT_LOGIN", "bool", "0",
+             "Postillion: serve accounts with uid 0 (refused by default)."),
 )
 
 POP3D_VARIABLES: tuple[Variable, ...] = (
