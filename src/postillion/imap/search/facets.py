@@ -1,0 +1,293 @@
+"""Per-message values that SEARCH, SORT and THREAD derive from headers,
+and the cache that keeps them between commands.
+
+A *facet* is one such value (the search text of From:, the sent date, the
+base subject, ...).  Facets are computed from a single read of the header
+block that extracts only the fields the current command needs, and kept
+per message, keyed by UID and base file name, so that a second SORT or
+SEARCH FROM over a 100,000-message folder reads no file at all.  Only
+small values are cached, never header blocks or bodies.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Generic, TypeVar, cast
+
+from postillion.maildir.filenames import base_name
+from postillion.message.address import parse_address_list
+from postillion.message.decode import address_search_text, decode_header, decode_raw
+from postillion.message.headers import header_bounds
+from postillion.message.sortkeys import (
+    address_sort_key,
+    ascii_casemap,
+    base_subject_and_reply,
+    sent_date,
+)
+
+from .view import MessageView
+
+T = TypeVar("T")
+
+#: Lower-cased field name -> unfolded values, in the order they appear.
+Fields = dict[bytes, list[bytes]]
+
+#: Fields whose values are address lists: searched both as written
+#: (decoded) and as "display name <address>" so that either form matches.
+ADDRESS_FIELDS = frozenset({b"from", b"to", b"cc", b"bcc", b"sender", b"reply-to",
+                            b"resent-from", b"resent-to", b"resent-cc", b"resent-bcc"})
+
+# Courier's matcher folds runs of these four into one space, in the text
+# and in the search string alike; other Unicode spaces are ordinary characters.
+_WHITESPACE_RUN = re.compile(r"[ \t\r\n]+")
+
+#: Separates several occurrences of a field in one search text; IMAP
+#: strings cannot hold NUL, so no search string can match across it.
+OCCURRENCE_SEPARATOR = "\0"
+
+
+def normalize(text: str) -> str:
+    """The matching form of a text: Unicode casefold (``ß`` matches ``ss``),
+    whitespace runs as one space."""
+    return _WHITESPACE_RUN.sub(" ", text.casefold())
+
+
+def aware(moment: datetime) -> datetime:
+    """A naive internal date is the server's local time."""
+    return moment if moment.tzinfo is not None else moment.astimezone()
+
+
+def field_search_text(name: bytes, value: bytes) -> str:
+    """What a search string is matched against for one header field."""
+    decoded = decode_header(value)
+    if name.lower() in ADDRESS_FIELDS:
+        return decoded + OCCURRENCE_SEPARATOR + address_search_text(value)
+    return decoded
+
+
+@functools.lru_cache(maxsize=512)
+def _field_pattern(names: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    alternatives = b"|".join(re.escape(name) for name in names)
+    return re.compile(rb"^(" + alternatives + rb")[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)",
+                      re.MULTILINE | re.IGNORECASE)
+
+
+def extract_fields(header: bytes, names: Iterable[bytes]) -> Fields:
+    """The wanted fields of a header block, unfolded as
+    :class:`postillion.message.headers.HeaderField` unfolds them."""
+    wanted = tuple(sorted({name.lower() for name in names}))
+    found: Fields = {name: [] for name in wanted}
+    if not wanted:
+        return found
+    end = header_bounds(header)[0]
+    for match in _field_pattern(wanted).finditer(header, 0, end):
+        value = match.group(2).replace(b"\r", b"").replace(b"\n", b"").strip()
+        found[match.group(1).lower()].append(value)
+    return found
+
+
+def _first(fields: Fields, name: bytes) -> bytes | None:
+    values = fields.get(name)
+    return values[0] if values else None
+
+
+@dataclass(frozen=True, slots=True)
+class Facet(Generic[T]):
+    """One cached per-message value: its cache key, the header fields it
+    is computed from, and how."""
+
+    key: str
+    fields: tuple[bytes, ...]
+    compute: Callable[[Fields, MessageView], T]
+
+
+# ---------------------------------------------------------------- search texts
+
+def _search_text(name: bytes) -> Callable[[Fields, MessageView], str | None]:
+    def compute(fields: Fields, view: MessageView) -> str | None:
+        values = fields.get(name)
+        if not values:
+            return None                       # absent: even "" does not match
+        return OCCURRENCE_SEPARATOR.join(normalize(field_search_text(name, v)) for v in values)
+    return compute
+
+
+@functools.lru_cache(maxsize=512)
+def header_text_facet(name: bytes) -> Facet[str | None]:
+    """The normalized search text of every ``name:`` field, or None when
+    the message has none (FROM, TO, CC, BCC, SUBJECT and HEADER)."""
+    lower = name.lower()
+    return Facet("text:" + lower.decode("latin-1"), (lower,), _search_text(lower))
+
+
+def _sent_day(fields: Fields, view: MessageView) -> date | None:
+    value = _first(fields, b"date")
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(decode_raw(value))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    # RFC 3501: "disregarding time and timezone" -- the date as written.
+    return parsed.date()
+
+
+SENT_DAY: Facet[date | None] = Facet("sentday", (b"date",), _sent_day)
+
+
+# ---------------------------------------------------------------- sort keys
+
+def _sort_subject(fields: Fields, view: MessageView) -> str:
+    return ascii_casemap(base_subject_and_reply(_first(fields, b"subject"))[0])
+
+
+def _sort_date(fields: Fields, view: MessageView) -> datetime:
+    return sent_date(_first(fields, b"date"), aware(view.internaldate))
+
+
+def _address_key(name: bytes) -> Callable[[Fields, MessageView], str]:
+    def compute(fields: Fields, view: MessageView) -> str:
+        return address_sort_key(_first(fields, name))
+    return compute
+
+
+def _display_key(name: bytes) -> Callable[[Fields, MessageView], str]:
+    """RFC 5957 DISPLAYFROM/DISPLAYTO: the first mailbox's display name,
+    else its address, compared case-insensitively."""
+    def compute(fields: Fields, view: MessageView) -> str:
+        for address in parse_address_list(_first(fields, name)):
+            if address.host is None:
+                continue
+            if address.name:
+                shown = decode_header(address.name).strip()
+                if shown:
+                    return shown.casefold()
+            return decode_raw(address.addr_spec).casefold()
+        return ""
+    return compute
+
+
+SORT_FACETS: dict[str, Facet[object]] = {
+    "SUBJECT": Facet("sort:subject", (b"subject",), _sort_subject),
+    "DATE": Facet("sort:date", (b"date",), _sort_date),
+    "FROM": Facet("sort:from", (b"from",), _address_key(b"from")),
+    "TO": Facet("sort:to", (b"to",), _address_key(b"to")),
+    "CC": Facet("sort:cc", (b"cc",), _address_key(b"cc")),
+    "DISPLAYFROM": Facet("sort:displayfrom", (b"from",), _display_key(b"from")),
+    "DISPLAYTO": Facet("sort:displayto", (b"to",), _display_key(b"to")),
+}
+SENT_DATE = cast(Facet[datetime], SORT_FACETS["DATE"])
+
+
+# ---------------------------------------------------------------- threading
+
+@dataclass(frozen=True, slots=True)
+class ThreadHeaders:
+    message_id: bytes | None
+    references: bytes | None
+    in_reply_to: bytes | None
+    base_subject: str
+    is_reply: bool
+
+
+def _thread_headers(fields: Fields, view: MessageView) -> ThreadHeaders:
+    subject, is_reply = base_subject_and_reply(_first(fields, b"subject"))
+    return ThreadHeaders(_first(fields, b"message-id"), _first(fields, b"references"),
+                         _first(fields, b"in-reply-to"), subject, is_reply)
+
+
+THREAD_HEADERS = Facet("thread", (b"message-id", b"references", b"in-reply-to", b"subject"),
+                       _thread_headers)
+
+
+# ---------------------------------------------------------------- the cache
+
+CacheKey = tuple[int, str]
+
+
+class SearchCache:
+    """Facets per message, for one folder, kept across commands.
+
+    The session keeps one per selected folder (and drops it with the
+    folder, or on a UIDVALIDITY change).  Entries of messages that are
+    gone are dropped when the cache grows well past the folder's size.
+    """
+
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
+        self.entries: dict[CacheKey, dict[str, object]] = {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @staticmethod
+    def key_of(view: MessageView) -> CacheKey:
+        # The base name survives flag changes (":2,S" -> ":2,RS").
+        return (view.uid, base_name(view.filename))
+
+    def entry(self, view: MessageView) -> dict[str, object]:
+        key = self.key_of(view)
+        found = self.entries.get(key)
+        if found is None:
+            found = self.entries[key] = {}
+        return found
+
+    def prune(self, live: Sequence[MessageView]) -> None:
+        """Forget messages that are not in ``live``."""
+        keep = {self.key_of(view) for view in live}
+        for key in [k for k in self.entries if k not in keep]:
+            del self.entries[key]
+
+    def tidy(self, live: Sequence[MessageView]) -> None:
+        """Prune when expunged messages may have left many entries behind."""
+        if len(self.entries) > 2 * len(live) + 1024:
+            self.prune(live)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+class FacetReader:
+    """Reads facets for one command: the header block of a message is read
+    at most once, extracting the fields that every facet the command may
+    need is computed from."""
+
+    __slots__ = ("_cache", "_field_names")
+
+    def __init__(self, cache: SearchCache, facets: Iterable[Facet[object]]) -> None:
+        self._cache = cache
+        self._field_names = tuple(sorted({name for f in facets for name in f.fields}))
+
+    def reader_for(self, view: MessageView) -> MessageFacets:
+        return MessageFacets(view, self._cache.entry(view), self._field_names)
+
+
+class MessageFacets:
+    """Facets of one message during one command."""
+
+    __slots__ = ("_entry", "_field_names", "_fields", "view")
+
+    def __init__(self, view: MessageView, entry: dict[str, object],
+                 field_names: tuple[bytes, ...]) -> None:
+        self.view = view
+        self._entry = entry
+        self._field_names = field_names
+        self._fields: Fields | None = None
+
+    def get(self, facet: Facet[T]) -> T:
+        try:
+            return cast(T, self._entry[facet.key])
+        except KeyError:
+            pass
+        if self._fields is None or any(n not in self._fields for n in facet.fields):
+            names = set(self._field_names) | set(facet.fields)
+            self._fields = extract_fields(self.view.header_bytes(), names)
+        value = facet.compute(self._fields, self.view)
+        self._entry[facet.key] = value
+        return value

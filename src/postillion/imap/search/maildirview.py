@@ -1,0 +1,82 @@
+"""A plain :class:`~.view.MessageView` over a scanned Maildir folder.
+
+For tools, benchmarks and tests that search a folder without a session
+(the interop test uses the UIDs Courier assigned).  Flags come from the
+file name (keywords are left to callers), the internal date is the
+file's mtime as in Courier, and RFC822.SIZE is computed on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from postillion.maildir.uiddb import FolderScan
+from postillion.message.crlf import crlf_length
+from postillion.message.headers import header_block_complete
+
+# Maildir info letters -> IMAP system flags (Courier's mapping).
+FLAG_LETTERS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "T": "\\Deleted",
+                "D": "\\Draft"}
+
+# Headers of real mail fit in a few KiB; read in steps of this until the
+# blank line shows, so that header-only keys never read a big attachment.
+HEADER_READ_STEP = 8192
+
+
+class MaildirMessage:
+    """One message file; reads it only when asked."""
+
+    __slots__ = ("_size", "filename", "flags", "internaldate", "path", "seq", "uid")
+
+    def __init__(self, seq: int, uid: int, path: str, flags: frozenset[str],
+                 internaldate: datetime) -> None:
+        self.seq = seq
+        self.uid = uid
+        self.path = path
+        self.filename = os.path.basename(path)
+        self.flags = flags
+        self.internaldate = internaldate
+        self._size: int | None = None
+
+    @property
+    def size(self) -> int:
+        if self._size is None:
+            self._size = crlf_length(self.full_bytes())
+        return self._size
+
+    def header_bytes(self) -> bytes:
+        chunks: list[bytes] = []
+        with open(self.path, "rb") as stream:
+            while True:
+                chunk = stream.read(HEADER_READ_STEP)
+                chunks.append(chunk)
+                data = b"".join(chunks)
+                if not chunk or header_block_complete(data):
+                    return data
+                chunks = [data]
+
+    def full_bytes(self) -> bytes:
+        with open(self.path, "rb") as stream:
+            return stream.read()
+
+
+def flags_from_letters(letters: str) -> frozenset[str]:
+    return frozenset(FLAG_LETTERS[c] for c in letters if c in FLAG_LETTERS)
+
+
+def folder_views(folder_dir: str, scan: FolderScan,
+                 keywords: dict[str, frozenset[str]] | None = None) -> Sequence[MaildirMessage]:
+    """A view per scanned message, sequence numbers in UID order.
+    ``keywords`` maps a file's base name to its keywords."""
+    views = []
+    for seq, message in enumerate(scan.messages, 1):
+        path = os.path.join(folder_dir, message.subdir, message.filename)
+        stamp = os.stat(path).st_mtime
+        flags = flags_from_letters(message.flags)
+        if keywords:
+            flags |= keywords.get(message.base, frozenset())
+        views.append(MaildirMessage(seq, message.uid, path, flags,
+                                    datetime.fromtimestamp(stamp, UTC)))
+    return views

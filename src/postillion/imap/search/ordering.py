@@ -1,0 +1,120 @@
+"""SORT (RFC 5256 section 3) and THREAD (ORDEREDSUBJECT, REFERENCES) over
+the messages a search program selects."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import tzinfo
+from typing import Protocol
+
+from postillion.message.threads import (
+    ThreadMessage,
+    ThreadNode,
+    thread_orderedsubject,
+    thread_references,
+)
+
+from .evaluate import Program, compile_program, make_limits, run_search
+from .facets import SENT_DATE, SORT_FACETS, THREAD_HEADERS, Facet, FacetReader, SearchCache, aware
+from .view import MessageView
+
+SORT_KEYS = frozenset({"ARRIVAL", "SIZE", *SORT_FACETS})
+THREAD_ALGORITHMS = ("ORDEREDSUBJECT", "REFERENCES")
+
+
+class SortCriterionLike(Protocol):
+    """:class:`postillion.imap.protocol.commands.SortCriterion`."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def reverse(self) -> bool: ...
+
+
+class UnknownThreadAlgorithm(ValueError):
+    """THREAD named an algorithm we do not implement (the session answers BAD)."""
+
+
+def sort(criteria: Sequence[SortCriterionLike], program: Program,
+         messages: Sequence[MessageView], *, charset: str | None = None,
+         max_seq: int | None = None, max_uid: int | None = None,
+         cache: SearchCache | None = None, saved_uids: Collection[int] | None = None,
+         tz: tzinfo | None = None) -> list[MessageView]:
+    """The matching messages in SORT order: each criterion in turn
+    (REVERSE flips that criterion only), ties by sequence number.
+
+    Keys follow RFC 5256: SUBJECT the base subject (i;ascii-casemap), DATE
+    the Date: header falling back to the internal date, FROM/TO/CC the
+    first address's local part, ARRIVAL the internal date, SIZE
+    RFC822.SIZE; RFC 5957's DISPLAYFROM/DISPLAYTO the display name.
+    """
+    for criterion in criteria:
+        if criterion.key.upper() not in SORT_KEYS:
+            raise ValueError(f"unknown sort key {criterion.key}")
+    limits = make_limits(messages, charset=charset, max_seq=max_seq, max_uid=max_uid,
+                         saved_uids=saved_uids, tz=tz)
+    test = compile_program(program, limits)
+    wanted = [SORT_FACETS[c.key.upper()] for c in criteria if c.key.upper() in SORT_FACETS]
+    if cache is None:
+        cache = SearchCache()
+    cache.tidy(messages)
+    reader = FacetReader(cache, [*test.facets, *wanted])
+    matched = sorted(run_search(test, messages, reader), key=lambda view: view.seq)
+    order = list(range(len(matched)))
+    readers = None
+    for criterion in reversed(criteria):
+        word = criterion.key.upper()
+        values: list[object]
+        if word == "ARRIVAL":
+            values = [aware(view.internaldate) for view in matched]
+        elif word == "SIZE":
+            values = [view.size for view in matched]
+        else:
+            if readers is None:
+                readers = [reader.reader_for(view) for view in matched]
+            facet = SORT_FACETS[word]
+            values = [r.get(facet) for r in readers]
+        # Python's sort is stable, also with reverse=True: sorting by the last
+        # criterion first leaves ties of each earlier one in the later order,
+        # and the sequence order underneath breaks the remaining ties.
+        order.sort(key=values.__getitem__, reverse=criterion.reverse)  # type: ignore[arg-type]
+    return [matched[i] for i in order]
+
+
+def thread(algorithm: str, program: Program, messages: Sequence[MessageView], *,
+           charset: str | None = None, uid: bool = False,
+           max_seq: int | None = None, max_uid: int | None = None,
+           cache: SearchCache | None = None, saved_uids: Collection[int] | None = None,
+           tz: tzinfo | None = None,
+           orderedsubject_as_chain: bool = False) -> list[ThreadNode]:
+    """THREAD over the matching messages: a forest of
+    :class:`~postillion.message.threads.ThreadNode` whose numbers are
+    sequence numbers, or UIDs with ``uid`` (UID THREAD).
+
+    ORDEREDSUBJECT gives RFC 5256's shape (every later message a child of
+    the thread's first); ``orderedsubject_as_chain`` gives Courier's
+    (each message a child of the one before).
+    """
+    word = algorithm.upper()
+    if word not in THREAD_ALGORITHMS:
+        raise UnknownThreadAlgorithm(algorithm)
+    limits = make_limits(messages, charset=charset, max_seq=max_seq, max_uid=max_uid,
+                         saved_uids=saved_uids, tz=tz)
+    test = compile_program(program, limits)
+    if cache is None:
+        cache = SearchCache()
+    cache.tidy(messages)
+    needed: list[Facet[object]] = [*test.facets, THREAD_HEADERS, SENT_DATE]  # type: ignore[list-item]
+    reader = FacetReader(cache, needed)
+    matched = sorted(run_search(test, messages, reader), key=lambda view: view.seq)
+    items = []
+    for view in matched:
+        facets = reader.reader_for(view)
+        headers = facets.get(THREAD_HEADERS)
+        items.append(ThreadMessage(view.uid if uid else view.seq, headers.message_id,
+                                   headers.references, headers.in_reply_to,
+                                   headers.base_subject, headers.is_reply,
+                                   facets.get(SENT_DATE)))
+    if word == "REFERENCES":
+        return thread_references(items)
+    return thread_orderedsubject(items, as_chain=orderedsubject_as_chain)
