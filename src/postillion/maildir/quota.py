@@ -42,19 +42,26 @@ proceed unlocked, exactly as Courier does.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import os
-import re
-import socket
 import stat
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from types import TracebackType
 
+from postillion.maildir._record import FrozenRecord
 from postillion.maildir.errors import DeliveryFailed, MaildirError, QuotaExceeded
+
+# Annotations only.  deliverquota is started once per message and imports
+# this module, so it avoids what costs milliseconds at import: dataclasses,
+# typing, contextlib, re, socket.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import TracebackType
+    from typing import Protocol
+
+    class _Closable(Protocol):
+        def close(self) -> None: ...
 
 MAILDIRSIZE = "maildirsize"
 FOLDER_MARKER = "maildirfolder"
@@ -75,7 +82,6 @@ RECOUNT_ATTEMPTS = 5
 _KIB_PERCENT_THRESHOLD = 20_000_000
 _MAX_FOLDER_DEPTH = 16
 
-_SIZE_LINE = re.compile(rb"[ \t]*(-?[0-9]+)[ \t]+(-?[0-9]+)[ \t]*")
 
 
 class InvalidQuotaSpec(MaildirError, ValueError):
@@ -85,12 +91,16 @@ class InvalidQuotaSpec(MaildirError, ValueError):
 # ---------------------------------------------------------------- the spec
 
 
-@dataclass(frozen=True, slots=True)
-class QuotaSpec:
+class QuotaSpec(FrozenRecord):
     """A quota; 0 means "no limit" for that part, as in Courier."""
 
-    bytes: int = 0
-    messages: int = 0
+    __slots__ = __match_args__ = ("bytes", "messages")
+    bytes: int
+    messages: int
+
+    def __init__(self, bytes: int = 0, messages: int = 0) -> None:
+        object.__setattr__(self, "bytes", bytes)
+        object.__setattr__(self, "messages", messages)
 
     @property
     def is_limited(self) -> bool:
@@ -174,10 +184,16 @@ def spec_warnings(spec: str) -> list[str]:
 # ---------------------------------------------------------------- lines
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    bytes: int = 0
-    messages: int = 0
+class Usage(FrozenRecord):
+    """Bytes and messages used (or a change to them)."""
+
+    __slots__ = __match_args__ = ("bytes", "messages")
+    bytes: int
+    messages: int
+
+    def __init__(self, bytes: int = 0, messages: int = 0) -> None:
+        object.__setattr__(self, "bytes", bytes)
+        object.__setattr__(self, "messages", messages)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(self.bytes + other.bytes, self.messages + other.messages)
@@ -188,16 +204,38 @@ def format_line(nbytes: int, messages: int) -> bytes:
     return b"%12d %12d\n" % (nbytes, messages)
 
 
-@dataclass(frozen=True, slots=True)
-class MaildirSize:
+class MaildirSize(FrozenRecord):
     """What a read of maildirsize found."""
 
+    __slots__ = __match_args__ = ("path", "quota", "usage", "lines", "mtime", "needs_recount")
     path: str
     quota: QuotaSpec
     usage: Usage
     lines: int  # size lines (after the quota line)
     mtime: float
     needs_recount: bool
+
+    def __init__(self, path: str, quota: QuotaSpec, usage: Usage, lines: int, mtime: float,
+                 needs_recount: bool) -> None:
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "quota", quota)
+        object.__setattr__(self, "usage", usage)
+        object.__setattr__(self, "lines", lines)
+        object.__setattr__(self, "mtime", mtime)
+        object.__setattr__(self, "needs_recount", needs_recount)
+
+
+def _size_line(line: bytes) -> tuple[int, int] | None:
+    """The two numbers of a size line: blanks (space, tab), ``-?digits``,
+    blanks, ``-?digits``, blanks; ``None`` for anything else."""
+    fields = [field for field in line.replace(b"\t", b" ").split(b" ") if field]
+    if len(fields) != 2:
+        return None
+    for field in fields:
+        digits = field[1:] if field[:1] == b"-" else field
+        if not digits.isdigit():  # bytes.isdigit: ASCII digits only
+            return None
+    return int(fields[0]), int(fields[1])
 
 
 def parse_maildirsize(data: bytes, path: str = MAILDIRSIZE, mtime: float = 0.0) -> MaildirSize:
@@ -219,12 +257,12 @@ def parse_maildirsize(data: bytes, path: str = MAILDIRSIZE, mtime: float = 0.0) 
             damaged = True  # a cut last line
         for line in body:
             lines += 1
-            match = _SIZE_LINE.fullmatch(line)
-            if match is None:
+            numbers = _size_line(line)
+            if numbers is None:
                 damaged = True
                 continue
-            nbytes += int(match.group(1))
-            messages += int(match.group(2))
+            nbytes += numbers[0]
+            messages += numbers[1]
     needs_recount = damaged or lines == 0 or nbytes < 0 or messages < 0
     return MaildirSize(path, quota, Usage(nbytes, messages), lines, mtime, needs_recount)
 
@@ -345,49 +383,81 @@ def _dir_stamp(root: str) -> int:
 _held_locks: dict[tuple[int, int], tuple[int, int]] = {}
 
 
-@contextlib.contextmanager
-def quota_lock(root: str) -> Iterator[None]:
-    """Hold an exclusive flock on the quota root directory (re-entrant per process).
+class _QuotaLock:
+    """What :func:`quota_lock` returns; :meth:`close` is its ``__exit__``.
 
-    Only our processes take it; it serialises check, link and append so that
-    concurrent deliveries cannot all pass the same check.  Where the file
-    system refuses the lock we carry on unlocked, as Courier always does.
+    A class rather than ``contextlib.contextmanager``, so that deliverquota
+    does not import contextlib.
     """
-    try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        yield
-        return
-    key = (0, 0)
-    try:
-        st = os.fstat(fd)
-        key = (st.st_dev, st.st_ino)
-        held = _held_locks.get(key)
-        if held is not None:
-            _held_locks[key] = (held[0], held[1] + 1)
+
+    __slots__ = ("_fd", "_key", "_root")
+
+    def __init__(self, root: str) -> None:
+        self._root = root
+        self._key: tuple[int, int] | None = None  # None: nothing to undo
+        self._fd = -1  # -1 with a key: a nested hold of this process's lock
+
+    def acquire(self) -> None:
+        try:
+            fd = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return
+        locked = False
+        try:
+            st = os.fstat(fd)
+            key = (st.st_dev, st.st_ino)
+            held = _held_locks.get(key)
+            if held is None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    locked = True
+                except OSError:
+                    pass  # carry on unlocked, as Courier always does
+        except BaseException:
             os.close(fd)
-            fd = -1
-        else:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except OSError:
-                os.close(fd)
-                fd = -1
-                yield
-                return
-            _held_locks[key] = (fd, 1)
-        yield
-    finally:
+            raise
+        if not locked:
+            os.close(fd)
+            if held is not None:  # this process holds it already: count the nesting
+                _held_locks[key] = (held[0], held[1] + 1)
+                self._key = key
+            return
+        _held_locks[key] = (fd, 1)
+        self._key, self._fd = key, fd
+
+    def close(self) -> None:
+        key, fd = self._key, self._fd
+        self._key, self._fd = None, -1
+        if key is None:
+            return
         if fd == -1:
             held = _held_locks.get(key)
             if held is not None and held[1] > 1:
                 _held_locks[key] = (held[0], held[1] - 1)
+            return
+        held = _held_locks.pop(key, None)
+        if held is not None and held[1] > 1:  # pragma: no cover - unbalanced use
+            _held_locks[key] = (held[0], held[1] - 1)
         else:
-            held = _held_locks.pop(key, None)
-            if held is not None and held[1] > 1:  # pragma: no cover - unbalanced use
-                _held_locks[key] = (held[0], held[1] - 1)
-            else:
-                os.close(fd)  # closing releases the flock
+            os.close(fd)  # closing releases the flock
+
+    def __enter__(self) -> None:
+        self.acquire()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def quota_lock(root: str) -> _QuotaLock:
+    """Hold an exclusive flock on the quota root directory (re-entrant per process).
+
+    Use as ``with quota_lock(root):``.  Only our processes take it; it
+    serialises check, link and append so that concurrent deliveries cannot
+    all pass the same check.  Where the file system refuses the lock we
+    carry on unlocked, as Courier always does.
+    """
+    return _QuotaLock(root)
 
 
 # ---------------------------------------------------------------- file access
@@ -454,7 +524,7 @@ def append_line(path: str, nbytes: int, messages: int) -> bool:
 
 
 def _new_size_file(root: str) -> tuple[str, int]:
-    host = socket.gethostname() or "localhost"
+    host = os.uname().nodename or "localhost"  # gethostname(), without socket
     tmpdir = os.path.join(root, "tmp")
     while True:
         path = os.path.join(tmpdir, f"{int(time.time())}.{os.getpid()}_NeWmAiLdIrSiZe.{host}")
@@ -486,8 +556,10 @@ def write_maildirsize(root: str, quota: QuotaSpec, usage: Usage) -> None:
             os.close(fd)
         os.rename(path, os.path.join(root, MAILDIRSIZE))
     except OSError as exc:
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(path)
+        except OSError:
+            pass
         raise DeliveryFailed(f"{path}: {exc.strerror or exc}") from exc
 
 
@@ -506,13 +578,18 @@ def _recount_once(root: str, quota: QuotaSpec) -> Usage:
 # ---------------------------------------------------------------- checking
 
 
-@dataclass(frozen=True, slots=True)
-class QuotaState:
+class QuotaState(FrozenRecord):
     """The quota governing a maildir and its usage, for GETQUOTA and -w."""
 
+    __slots__ = __match_args__ = ("root", "quota", "usage")
     root: str
     quota: QuotaSpec
     usage: Usage
+
+    def __init__(self, root: str, quota: QuotaSpec, usage: Usage) -> None:
+        object.__setattr__(self, "root", root)
+        object.__setattr__(self, "quota", quota)
+        object.__setattr__(self, "usage", usage)
 
     @property
     def percent(self) -> int:
@@ -629,7 +706,7 @@ class QuotaReservation:
     """
 
     def __init__(self, root: str, path: str | None, usage: Usage, extra: Usage,
-                 quota: QuotaSpec | None, lock: contextlib.ExitStack) -> None:
+                 quota: QuotaSpec | None, lock: _Closable) -> None:
         self.root = root
         self.path = path  # None: no quota (or Courier's give-up after races)
         self.usage_before = usage
@@ -644,8 +721,10 @@ class QuotaReservation:
         """Append the reserved delta (if there is a quota) and release the lock."""
         try:
             if self._fd is not None:
-                with contextlib.suppress(OSError):  # repaired by a later recount
+                try:
                     os.write(self._fd, format_line(self.extra.bytes, self.extra.messages))
+                except OSError:
+                    pass  # repaired by a later recount
         finally:
             self.release()
 
@@ -674,8 +753,8 @@ def reserve(maildir: str, nbytes: int, messages: int = 1, *,
     """
     root = quota_root(maildir)
     extra = Usage(nbytes, messages)
-    stack = contextlib.ExitStack()
-    stack.enter_context(quota_lock(root))
+    lock = quota_lock(root)
+    lock.acquire()
     try:
         info = read_maildirsize(maildir)
         force = False
@@ -690,11 +769,11 @@ def reserve(maildir: str, nbytes: int, messages: int = 1, *,
                 else:
                     quota, force = wanted, True
         if info is None or quota is None:
-            return QuotaReservation(root, None, Usage(), extra, None, stack)
+            return QuotaReservation(root, None, Usage(), extra, None, lock)
         fits_now, usage, counted = _check(root, info, quota, extra, force)
         if not fits_now:
             raise QuotaExceeded(f"{maildir}: mail quota exceeded")
-        return QuotaReservation(root, info.path if counted else None, usage, extra, quota, stack)
+        return QuotaReservation(root, info.path if counted else None, usage, extra, quota, lock)
     except BaseException:
-        stack.close()
+        lock.close()
         raise
