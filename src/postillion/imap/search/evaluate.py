@@ -49,6 +49,7 @@ from .facets import (
 from .view import MessageView, check_charset, decode_search_string
 
 T = TypeVar("T")
+V = TypeVar("V", bound=MessageView)
 
 # Costs: what evaluating a key may have to read.
 FREE = 0        # the message's metadata only
@@ -262,17 +263,16 @@ def make_limits(messages: Sequence[MessageView], *, charset: str | None,
     return Limits(max_seq, max_uid, saved_uids or frozenset(), charset, tz)
 
 
-def run_search(test: Test, messages: Sequence[MessageView], reader: FacetReader
-               ) -> list[MessageView]:
+def run_search(test: Test, messages: Sequence[V], reader: FacetReader) -> list[V]:
     run = test.run
     return [view for view in messages if run(MessageState(view, reader))]
 
 
-def search(program: Program, messages: Sequence[MessageView], *,
+def search(program: Program, messages: Sequence[V], *,
            charset: str | None = None, max_seq: int | None = None,
            max_uid: int | None = None, cache: SearchCache | None = None,
            saved_uids: Collection[int] | None = None,
-           tz: tzinfo | None = None) -> list[MessageView]:
+           tz: tzinfo | None = None) -> list[V]:
     """The messages (in the order given, normally sequence order) that
     match every key of ``program``.
 

@@ -14,7 +14,7 @@ from postillion.message.threads import (
     thread_references,
 )
 
-from .evaluate import Program, compile_program, make_limits, run_search
+from .evaluate import Program, V, compile_program, make_limits, run_search
 from .facets import SENT_DATE, SORT_FACETS, THREAD_HEADERS, Facet, FacetReader, SearchCache, aware
 from .view import MessageView
 
@@ -36,10 +36,10 @@ class UnknownThreadAlgorithm(ValueError):
 
 
 def sort(criteria: Sequence[SortCriterionLike], program: Program,
-         messages: Sequence[MessageView], *, charset: str | None = None,
+         messages: Sequence[V], *, charset: str | None = None,
          max_seq: int | None = None, max_uid: int | None = None,
          cache: SearchCache | None = None, saved_uids: Collection[int] | None = None,
-         tz: tzinfo | None = None) -> list[MessageView]:
+         tz: tzinfo | None = None) -> list[V]:
     """The matching messages in SORT order: each criterion in turn
     (REVERSE flips that criterion only), ties by sequence number.
 
