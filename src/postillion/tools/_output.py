@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing costs deliverquota milliseconds at start-up
+    from typing import TextIO
 
 
 class ToolExit(Exception):

@@ -24,21 +24,25 @@ count for a message that is not there).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import socket
 import stat
 import sys
 import time
-from collections.abc import Iterator
-from typing import BinaryIO
 
 from postillion.maildir import quota
 from postillion.maildir.delivery import StagedMessage, commit, discard, stage
 from postillion.maildir.errors import DeliveryFailed, MailboxNotFound, QuotaExceeded
-from postillion.maildir.layout import create_maildir
 from postillion.tools._output import ToolExit
+
+# An MTA starts this program once per message, so its start-up is most of
+# the cost of a delivery: modules only annotations need (typing,
+# collections.abc) are not imported at run time, and nor are dataclasses,
+# contextlib, re or socket, here or in the storage modules it uses.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
 
 EX_OK = 0
 EX_USAGE = 73  # Courier's own number for bad usage (EX_CANTCREAT's value)
@@ -143,7 +147,7 @@ def deliver_quota_warning(maildir: str, percent: int, template_path: str | None)
     seconds = int(now)
     headers = (
         f"Date: {rfc822_date(seconds)}\n"
-        f"Message-Id: <{seconds}.overquota@{socket.gethostname()}>\n"
+        f"Message-Id: <{seconds}.overquota@{os.uname().nodename}>\n"  # gethostname()
     ).encode("latin-1", "replace")
     message = headers + template
     try:
@@ -153,8 +157,10 @@ def deliver_quota_warning(maildir: str, percent: int, template_path: str | None)
     # The warning counts when it fits; it is delivered regardless.
     reservation: quota.QuotaReservation | None = None
     if quota.counts_folder(maildir):
-        with contextlib.suppress(QuotaExceeded, DeliveryFailed):
+        try:
             reservation = quota.reserve(maildir, staged.size, 1)
+        except (QuotaExceeded, DeliveryFailed):
+            pass
     try:
         commit(staged)
     except (DeliveryFailed, MailboxNotFound):
@@ -205,6 +211,8 @@ def _stage_stdin(maildir: str, auto_create: bool) -> StagedMessage:
         except MailboxNotFound as exc:
             if auto_create:
                 auto_create = False
+                from postillion.maildir.layout import create_maildir  # -c only
+
                 try:
                     _make_parents(maildir)
                     create_maildir(maildir, exist_ok=True)
@@ -230,8 +238,10 @@ def _link_unsized(staged: StagedMessage) -> None:
     except OSError as exc:
         discard(staged)
         raise ToolExit(EX_IOERR, f"{staged.tmp_path}: {exc.strerror}\n") from exc
-    with contextlib.suppress(OSError):
+    try:
         os.unlink(staged.tmp_path)
+    except OSError:
+        pass
 
 
 def _commit(staged: StagedMessage) -> None:
