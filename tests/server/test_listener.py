@@ -87,8 +87,8 @@ def _server(tmp_path: Path, **variables: str) -> RunningServer:
 
 
 def _with_permissive(make: object) -> object:
-    def make_context() -> ServerContext:
-        ctx: ServerContext = make()  # type: ignore[operator]
+    def make_context(*, forked: bool = False) -> ServerContext:
+        ctx: ServerContext = make(forked=forked)  # type: ignore[operator]
         ctx.become = permissive
         return ctx
     return make_context

@@ -50,6 +50,11 @@ async def serve_accepted(sock: socket.socket, handler: ConnectionHandler,
     await handler(reader, writer, tls_active=tls is not None)
 
 
+def _address(sock: socket.socket, endpoint: Endpoint) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}{' tls' if endpoint.tls else ''}"
+
+
 class ForkingServer:
     """Accept loop of the root parent."""
 
@@ -79,7 +84,8 @@ class ForkingServer:
         for sock, endpoint in self.sockets:
             sock.setblocking(False)
             selector.register(sock, selectors.EVENT_READ, endpoint)
-            log.info("listening on %s (one process per connection)", endpoint)
+            log.info("listening on %s (one process per connection)",
+                     _address(sock, endpoint))
         selector.register(wake_r, selectors.EVENT_READ, None)
         try:
             while not self._stopping:

@@ -213,7 +213,8 @@ class ImapListener:
                 ssl=self.implicit_tls if tls else None,
                 ssl_handshake_timeout=60 if tls else None)
             self.servers.append(server)
-            log.info("listening on %s", endpoint)
+            host, port = sock.getsockname()[:2]
+            log.info("listening on [%s]:%d%s", host, port, " tls" if tls else "")
 
     def addresses(self) -> list[tuple[str, int]]:
         """Where we listen (tests bind port 0 and read the port here)."""

@@ -78,8 +78,11 @@ class Service:
     implicit_tls: ssl.SSLContext | None
     session: SessionRunner | None = None
 
-    def make_context(self) -> ServerContext:
-        """One per serving process: the notifier's kernel descriptor is not shared."""
+    def make_context(self, *, forked: bool = False) -> ServerContext:
+        """One per serving process: the notifier's kernel descriptor is not shared.
+
+        Only a forked connection process (root model) may change its uid; a
+        process serving many connections keeps its identity whoever it is."""
         notifier = make_notifier(
             enhanced=self.config.get_bool("IMAP_ENHANCEDIDLE"),
             poll_interval=float(max(1, self.config.get_int("IMAP_IDLE_TIMEOUT"))))
@@ -87,7 +90,7 @@ class Service:
             config=self.config, auth=self.auth, notifier=notifier,
             tls_context=self.starttls if self.config.get_bool("IMAPDSTARTTLS") else None,
             login_failure_delay=login_failure_delay(self.config),
-            become=make_become(self.config))
+            become=make_become(self.config, as_root=forked and os.geteuid() == 0))
 
     def endpoints(self) -> list[Endpoint]:
         return configured_endpoints(self.config, tls_available=self.implicit_tls is not None)
@@ -126,7 +129,7 @@ class Service:
     def run(self, sockets: list[tuple[socket.socket, Endpoint]]) -> None:
         """Serve until SIGTERM/SIGINT, forking per connection when root."""
         if os.geteuid() == 0:
-            ForkingServer(sockets, self.make_context,
+            ForkingServer(sockets, lambda: self.make_context(forked=True),
                           limits=ConnectionLimits.from_config(self.config),
                           login_timeout=login_timeout(self.config),
                           implicit_tls=self.implicit_tls, session=self.session).run()
