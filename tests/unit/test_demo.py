@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 
-def test_demo_builds_a_courier_maildir(tmp_path: Path) -> None:
+def test_demo_once_serves_imap_and_a_client_logs_in(tmp_path: Path) -> None:
     home = tmp_path / "home"
     result = subprocess.run(
-        [sys.executable, "-m", "postillion", "demo", "--dir", str(home)],
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "postillion", "demo", "--once", "--dir", str(home)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    # How to connect is printed: a port, an imaplib one-liner and a mutt line.
+    assert "serving on 127.0.0.1 port" in out
+    assert "imaplib.IMAP4('127.0.0.1'," in out
+    assert "neomutt -f 'imap://paul@127.0.0.1:" in out
+    # What imaplib saw after logging in as paul.
+    assert "greeting: * OK [CAPABILITY IMAP4rev1" in out
+    for folder in ('"INBOX"', '"INBOX.Sent"', '"INBOX.Projects.Postillion"', '"INBOX.Team"'):
+        assert folder in out
+    assert "INBOX: 24 messages" in out
+    unseen = next(line for line in out.splitlines() if line.startswith("unseen:"))
+    assert len(unseen.split()) > 1
+    # The home holds a Courier configuration directory and Courier-format files.
+    assert (home / "etc" / "imapd").is_file()
+    assert len((home / "etc" / "userdb").read_text().splitlines()) == 3
+    team_acl = (home / "users" / "paul" / "Maildir" / ".Team" / "courierimapacl").read_text()
+    assert "user=tux" in team_acl
+
+
+def test_demo_no_serve_only_builds(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = subprocess.run(
+        [sys.executable, "-m", "postillion", "demo", "--no-serve", "--dir", str(home)],
+        capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stderr
-    maildir = home / "Maildir"
-    # Three messages fit the 4000S,5C quota; the long fourth is refused.
-    assert len(os.listdir(maildir / "cur")) == 3
-    assert "refused: over quota" in result.stdout
-    lines = (maildir / "maildirsize").read_text().splitlines()
-    assert lines[0] == "4000S,5C"
-    total = sum(int(line.split()[0]) for line in lines[1:])
-    assert total == sum(p.stat().st_size for p in (maildir / "cur").iterdir())
-    uiddb = (maildir / "courierimapuiddb").read_text().splitlines()
-    assert uiddb[0].split()[0] == "1" and uiddb[0].split()[2] == "4"
-    assert (maildir / ".Testshare" / "courierimapacl").read_text().endswith("user=tux lr\n")
+    assert f"postillion serve --config {home / 'etc'}" in result.stdout
+    assert len(list((home / "users" / "eve" / "Maildir" / "cur").iterdir())) == 21
