@@ -1,0 +1,268 @@
+"""The user's mail store as IMAP sees it.
+
+IMAP names (modified UTF-7, or UTF-8 after ENABLE UTF8=ACCEPT) become
+storage names (``INBOX.A.B``, UTF-8, as Courier 5 keeps them on disk) here
+and nowhere else; everything below works on :mod:`postillion.maildir`.
+Synchronous: the session calls it through ``asyncio.to_thread``.
+
+Special-use attributes (RFC 6154) are derived from names, since Courier
+keeps no such metadata: a folder directly below INBOX whose name is, in any
+letter case, ``Sent``/``Sent Items``/``Sent Messages`` is ``\\Sent``,
+``Drafts`` is ``\\Drafts``, ``Trash``/``Deleted Items``/``Deleted Messages``
+(and the configured ``IMAP_TRASHFOLDERNAME``) is ``\\Trash``,
+``Junk``/``Spam`` is ``\\Junk``, ``Archive``/``Archives`` is ``\\Archive``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass
+
+from postillion.imap.protocol import decode_mailbox_name
+from postillion.maildir import acl, delivery, keywords, mutf7, names, quota, subscribed, uiddb
+from postillion.maildir.errors import InvalidMailboxName, MailboxNotFound
+from postillion.maildir.folders import FolderInfo, Maildir
+from postillion.maildir.layout import is_maildir
+
+_SPECIAL_USE = {
+    "sent": "\\Sent", "sent items": "\\Sent", "sent messages": "\\Sent",
+    "drafts": "\\Drafts",
+    "trash": "\\Trash", "deleted items": "\\Trash", "deleted messages": "\\Trash",
+    "junk": "\\Junk", "spam": "\\Junk",
+    "archive": "\\Archive", "archives": "\\Archive",
+}
+
+# The personal namespace's prefix; the shared ones come in a later issue.
+PERSONAL_PREFIX = "INBOX."
+SHARED_PREFIXES = ("#shared.", "shared.")
+
+
+@dataclass(frozen=True, slots=True)
+class FolderStatus:
+    messages: int
+    recent: int
+    uidnext: int
+    uidvalidity: int
+    unseen: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to add to a folder (APPEND, COPY, MOVE)."""
+
+    data: bytes
+    letters: str = ""                 # maildir flag letters
+    keywords: tuple[str, ...] = ()
+    mtime: float | None = None        # INTERNALDATE
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaReport:
+    """GETQUOTA's numbers: (resource, used, limit) with STORAGE in KiB."""
+
+    resources: tuple[tuple[str, int, int], ...] | None
+
+
+def wildcard_regex(pattern: str) -> re.Pattern[str]:
+    """LIST's ``*`` (anything) and ``%`` (anything but the delimiter)."""
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "%":
+            out.append(r"[^.]*")
+        else:
+            out.append(re.escape(ch))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def canonical_pattern(name: str) -> str:
+    """``inbox`` at the start of a pattern or name means ``INBOX``."""
+    if name[:5].upper() == "INBOX" and (len(name) == 5 or name[5] in ".*%"):
+        return "INBOX" + name[5:]
+    return name
+
+
+class MailStore:
+    """One account's maildir, addressed by IMAP mailbox names."""
+
+    def __init__(self, maildir: str, login: str, options: str = "", *,
+                 trash_name: str = "Trash") -> None:
+        self.root = maildir
+        self.login = login
+        self.options = options
+        self.maildir = Maildir(maildir)
+        self.trash_name = trash_name.lower()
+
+    # ------------------------------------------------------------ names
+
+    @staticmethod
+    def storage_name(raw: bytes, utf8: bool) -> str:
+        """The storage name of a wire name; raises InvalidMailboxName for
+        names that are not valid on the wire or would leave the maildir."""
+        try:
+            text = decode_mailbox_name(raw, utf8)
+        except ValueError as exc:
+            raise InvalidMailboxName("Invalid mailbox name.") from exc
+        if text.startswith(SHARED_PREFIXES):
+            raise MailboxNotFound("shared folders are not available")
+        text = canonical_pattern(text)
+        if text.endswith(names.SEPARATOR) and text != names.SEPARATOR:
+            text = text[:-1]  # "INBOX.Foo." names the same folder
+        return names.normalize(text)
+
+    @staticmethod
+    def wire_name(name: str, utf8: bool) -> str:
+        return name if utf8 else mutf7.encode(name)
+
+    def folder_dir(self, name: str) -> str:
+        return self.maildir.path(name)
+
+    def exists(self, name: str) -> bool:
+        return self.maildir.exists(name)
+
+    def require(self, name: str) -> str:
+        """The directory of an existing folder, else MailboxNotFound."""
+        path = self.folder_dir(name)
+        if not is_maildir(path):
+            raise MailboxNotFound(name)
+        return path
+
+    # ------------------------------------------------------------ listing
+
+    def folders(self) -> list[FolderInfo]:
+        return self.maildir.list_folders()
+
+    def inbox_marked(self) -> bool:
+        """Courier's INBOX \\Marked: something waits in new/."""
+        try:
+            with os.scandir(os.path.join(self.root, "new")) as it:
+                return any(not e.name.startswith(".") for e in it)
+        except FileNotFoundError:
+            return False
+
+    def special_use(self, name: str) -> str | None:
+        parts = name.split(names.SEPARATOR)
+        if len(parts) != 2:
+            return None
+        leaf = parts[1].lower()
+        if leaf == self.trash_name:
+            return "\\Trash"
+        return _SPECIAL_USE.get(leaf)
+
+    def subscriptions(self) -> list[str]:
+        return subscribed.read_subscriptions(self.root)
+
+    def subscribe(self, name: str) -> None:
+        subscribed.subscribe(self.root, name)
+
+    def unsubscribe(self, name: str) -> None:
+        subscribed.unsubscribe(self.root, name)
+
+    # ------------------------------------------------------------ changes
+
+    def create(self, name: str) -> None:
+        self.maildir.create(name)
+        acl.copy_parent_acl(self.root, name)
+
+    def delete(self, name: str) -> None:
+        self.maildir.delete(name)
+        acl.delete_acl_files(self.root, name)
+
+    def rename(self, old: str, new: str) -> None:
+        self.maildir.rename(old, new)
+
+    # ------------------------------------------------------------ status
+
+    def status(self, name: str) -> FolderStatus:
+        """STATUS numbers from a read-only scan: no uiddb is created, as in
+        Courier (a never-selected folder gets a provisional UIDVALIDITY)."""
+        scan = uiddb.scan_and_assign(self.require(name), readonly=True)
+        recent = sum(1 for m in scan.messages if m.subdir == "new")
+        unseen = sum(1 for m in scan.messages if "S" not in m.flags)
+        return FolderStatus(len(scan.messages), recent, scan.nextuid, scan.uidvalidity, unseen)
+
+    def quota(self) -> QuotaReport:
+        state = quota.read_quota(self.root)
+        if state is None or not state.quota.is_limited:
+            return QuotaReport(None)
+        resources: list[tuple[str, int, int]] = []
+        if state.quota.bytes:
+            resources.append(("STORAGE", -(-state.usage.bytes // 1024),
+                              -(-state.quota.bytes // 1024)))
+        if state.quota.messages:
+            resources.append(("MESSAGE", state.usage.messages, state.quota.messages))
+        return QuotaReport(tuple(resources))
+
+    # ------------------------------------------------------------ ACL
+
+    def read_acl(self, name: str) -> acl.Acl:
+        self.require(name)
+        return acl.read_acl(self.root, name)
+
+    def my_rights(self, name: str) -> str:
+        """The disk rights of the logged-in owner on one of their folders."""
+        return acl.rights_for(self.read_acl(name), self.login, self.options,
+                              owner_login=self.login)
+
+    def set_acl(self, name: str, identifier: str, rights: str) -> None:
+        self.require(name)
+        disk_id = acl.imap_identifier_to_disk(identifier)
+        current = acl.read_acl(self.root, name)
+        acl.write_acl(self.root, name, acl.apply_setacl(current, disk_id, rights))
+
+    def delete_acl(self, name: str, identifier: str) -> None:
+        self.require(name)
+        disk_id = acl.imap_identifier_to_disk(identifier)
+        current = acl.read_acl(self.root, name)
+        acl.write_acl(self.root, name, current.without(disk_id))
+
+    # ------------------------------------------------------------ adding mail
+
+    def add_messages(self, name: str, messages: list[NewMessage], *,
+                     use_keywords: bool) -> tuple[int, list[int]]:
+        """Store messages into ``cur/`` with their flags, all or none, under
+        the quota; return the folder's UIDVALIDITY and their UIDs.
+
+        Each is written whole to ``tmp/`` first (a dropped connection or an
+        error leaves nothing visible), the quota is checked for all of them
+        at once (QuotaExceeded refuses them all), then they are linked in.
+        """
+        folder = self.require(name)
+        staged: list[delivery.StagedMessage] = []
+        committed: list[str] = []
+        try:
+            for message in messages:
+                item = delivery.stage(folder, message.data)
+                staged.append(item)
+                if message.mtime is not None:
+                    os.utime(item.tmp_path, (message.mtime, message.mtime))
+            reservation = None
+            if quota.counts_folder(folder):
+                reservation = quota.reserve(folder, sum(s.size for s in staged), len(staged))
+            try:
+                for item, message in zip(staged, messages, strict=True):
+                    committed.append(delivery.commit(item, flags=message.letters))
+            except BaseException:
+                if reservation is not None:
+                    reservation.release()
+                raise
+            if reservation is not None:
+                reservation.commit()
+        except BaseException:
+            for item in staged:
+                delivery.discard(item)
+            for path in committed:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            raise
+        bases = [os.path.basename(p).split(":", 1)[0] for p in committed]
+        if use_keywords:
+            for base, message in zip(bases, messages, strict=True):
+                if message.keywords:
+                    keywords.set_keywords(folder, base, message.keywords)
+        scan = uiddb.scan_and_assign(folder)
+        uid_of = {m.base: m.uid for m in scan.messages}
+        return scan.uidvalidity, [uid_of.get(base, 0) for base in bases]

@@ -1,0 +1,112 @@
+"""APPEND (with flags, date and RFC 3502 MULTIAPPEND), COPY, MOVE and their
+UID forms, with RFC 4315 APPENDUID/COPYUID.
+
+Messages are stored with bare LF line ends, as Courier stores them, into
+``cur/`` with their ``:2,`` flags; keywords go to courierimapkeywords.
+The quota is checked for the whole command (``NO [OVERQUOTA]`` after
+Courier's ``* NO [ALERT] You exceeded your mail quota.``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING
+
+from postillion.imap.mailstore import NewMessage
+from postillion.imap.protocol import SequenceSet, commands
+from postillion.imap.protocol import responses as r
+from postillion.imap.selected import MessageEntry, SelectedMailbox, flags_to_letters
+from postillion.maildir.errors import MailboxNotFound
+
+from .errors import CommandFailed
+
+if TYPE_CHECKING:
+    from .core import Handler, Session
+
+
+def _keywords(flags: frozenset[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(f for f in flags if not f.startswith("\\")))
+
+
+async def _target(session: Session, raw: bytes) -> str:
+    name = session.name_of(raw)
+    if not await asyncio.to_thread(session.mail().exists, name):
+        raise CommandFailed("Mailbox does not exist.", r.TRYCREATE)
+    return name
+
+
+async def append(session: Session, cmd: commands.Append) -> r.TaggedResponse:
+    name = await _target(session, cmd.mailbox)
+    new = [NewMessage(m.data.replace(b"\r\n", b"\n"), flags_to_letters(m.flags),
+                      _keywords(m.flags),
+                      m.internal_date.timestamp() if m.internal_date is not None else None)
+           for m in cmd.messages]
+    try:
+        uidvalidity, uids = await asyncio.to_thread(
+            session.mail().add_messages, name, new, use_keywords=session.config_keywords)
+    except MailboxNotFound as exc:
+        raise CommandFailed("Mailbox does not exist.", r.TRYCREATE) from exc
+    return r.TaggedResponse(cmd.tag, "OK", "APPEND Ok.",
+                            r.AppendUid(uidvalidity, SequenceSet.from_numbers(uids))
+                            if all(uids) else None)
+
+
+def _copies(selected: SelectedMailbox, entries: list[MessageEntry]) -> list[NewMessage]:
+    out: list[NewMessage] = []
+    for entry in entries:
+        data = selected.read(entry)
+        try:
+            mtime: float | None = os.stat(selected.path_of(entry)).st_mtime
+        except FileNotFoundError:
+            mtime = None
+        out.append(NewMessage(data, flags_to_letters(entry.flags), _keywords(entry.flags), mtime))
+    return out
+
+
+async def _copy(session: Session, sequence: SequenceSet, raw: bytes, uid: bool,
+                ) -> tuple[list[MessageEntry], r.CopyUid | None]:
+    selected = session.selected
+    assert selected is not None
+    name = await _target(session, raw)
+    try:
+        pairs = selected.select(sequence, uid=uid, saved=session.saved_search)
+    except ValueError as exc:
+        raise CommandFailed(str(exc), r.CLIENTBUG) from exc
+    entries = [entry for _seq, entry in pairs if not entry.expunged]
+    if not entries:
+        return [], None
+    copies = await asyncio.to_thread(_copies, selected, entries)
+    uidvalidity, uids = await asyncio.to_thread(
+        session.mail().add_messages, name, copies, use_keywords=session.config_keywords)
+    code = None
+    if all(uids):
+        # Both sets list UIDs in the same order: one range form each.
+        code = r.CopyUid(uidvalidity, SequenceSet.of(*(e.uid for e in entries)),
+                         SequenceSet.of(*uids))
+    return entries, code
+
+
+async def copy(session: Session, cmd: commands.Copy) -> r.TaggedResponse:
+    _entries, code = await _copy(session, cmd.sequence, cmd.mailbox, cmd.uid)
+    return r.TaggedResponse(cmd.tag, "OK", "COPY completed.", code)
+
+
+async def move(session: Session, cmd: commands.Move) -> r.TaggedResponse:
+    selected = session.selected
+    assert selected is not None
+    if selected.readonly:
+        raise CommandFailed("Mailbox is read-only.", r.READ_ONLY)
+    entries, code = await _copy(session, cmd.sequence, cmd.mailbox, cmd.uid)
+    if code is not None:
+        await session.send(r.UntaggedStatus("OK", "Messages copied", code))
+    await asyncio.to_thread(selected.remove, entries)
+    await session.send(*selected.report_removed({e.uid for e in entries}))
+    return r.TaggedResponse(cmd.tag, "OK", "MOVE completed.")
+
+
+HANDLERS: dict[type, Handler] = {
+    commands.Append: append,
+    commands.Copy: copy,
+    commands.Move: move,
+}

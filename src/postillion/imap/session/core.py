@@ -1,0 +1,271 @@
+"""One client's session: drives the sans-IO protocol core from asyncio
+streams, dispatches commands to the family modules, and ends every
+command with the responses the selected mailbox owes.
+
+Courier's policy for client errors: ``NO Error in IMAP command received by
+server.`` and, at the tenth consecutive one, ``* BYE [ALERT] Fatal error:
+TOO MANY CONSECUTIVE PROTOCOL VIOLATIONS: `` and the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from postillion.auth import Account
+from postillion.imap.mailstore import MailStore
+from postillion.imap.protocol import (
+    COMMANDS,
+    NEED_DATA,
+    CommandError,
+    Connection,
+    ConnectionClosed,
+    IdleDone,
+    LiteralRequest,
+    SaslResponse,
+    SessionState,
+    commands,
+)
+from postillion.imap.protocol import responses as r
+from postillion.imap.selected import SelectedMailbox
+from postillion.maildir import quota
+
+from . import capabilities
+from .context import ServerContext
+from .errors import ERROR_TEXT, QUOTA_TEXT, render_error
+
+log = logging.getLogger("postillion.imap")
+
+MAX_CONSECUTIVE_ERRORS = 10
+#: Seconds a client may stay silent before login (Courier's imaplogin: 60).
+PRELOGIN_TIMEOUT = 60.0
+#: RFC 3501 5.4: the autologout timer is at least 30 minutes.
+AUTOLOGOUT_TIMEOUT = 30 * 60.0
+READ_SIZE = 65536
+
+Handler = Callable[["Session", Any], Awaitable[r.TaggedResponse | None]]
+
+
+class SessionEnd(Exception):
+    """Raised by a handler to end the session after what it sent."""
+
+
+def sanitize(data: bytes | str, limit: int = 80) -> str:
+    """Client bytes made fit for one log line."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
+
+
+class Session:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 ctx: ServerContext, *, peer: str = "", tls_active: bool = False) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.ctx = ctx
+        self.peer = peer
+        self.tls_active = tls_active
+        self.conn = Connection()
+        self.account: Account | None = None
+        self.store: MailStore | None = None
+        self.selected: SelectedMailbox | None = None
+        self.enabled: set[str] = set()
+        self.saved_search: list[int] = []
+        self._errors = 0
+        self._read_task: asyncio.Task[bytes] | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------ output
+
+    async def send(self, *responses: r.Response) -> None:
+        if self._closed:
+            return
+        data = b"".join(self.conn.send(resp) for resp in responses)
+        self.writer.write(data)
+        await self.writer.drain()
+
+    def capabilities(self) -> tuple[str, ...]:
+        return capabilities.advertised(self.ctx, self.conn.state, tls_active=self.tls_active)
+
+    def has_capability(self, name: str) -> bool:
+        return capabilities.allows(self.capabilities(), name)
+
+    @property
+    def config_keywords(self) -> bool:
+        return self.ctx.config.get_int("IMAP_KEYWORDS") != 0
+
+    # ------------------------------------------------------------ input
+
+    async def read(self, timeout: float | None = None) -> bytes | None:
+        """Bytes from the client; ``b""`` at EOF; None when ``timeout``
+        passed first (the read stays pending for the next call)."""
+        if self._read_task is None:
+            self._read_task = asyncio.ensure_future(self.reader.read(READ_SIZE))
+        done, _pending = await asyncio.wait({self._read_task}, timeout=timeout)
+        if not done:
+            return None
+        task, self._read_task = self._read_task, None
+        try:
+            return task.result()
+        except (ConnectionError, OSError):
+            return b""
+
+    def pending_read(self) -> asyncio.Task[bytes]:
+        if self._read_task is None:
+            self._read_task = asyncio.ensure_future(self.reader.read(READ_SIZE))
+        return self._read_task
+
+    async def next_event(self) -> Any:
+        """The next protocol event, reading as needed; ConnectionClosed at EOF
+        or when the client stayed silent too long."""
+        while True:
+            event = self.conn.next_event()
+            if event is not NEED_DATA:
+                return event
+            timeout = (PRELOGIN_TIMEOUT if self.conn.state is SessionState.NOT_AUTHENTICATED
+                       else AUTOLOGOUT_TIMEOUT)
+            data = await self.read(timeout)
+            if data is None:
+                await self.send(r.UntaggedStatus("BYE", "Disconnected for inactivity."))
+                return ConnectionClosed()
+            self.conn.receive_data(data)
+
+    # ------------------------------------------------------------ the loop
+
+    async def run(self, preauth: Account | None) -> None:
+        from .dispatch import HANDLERS  # the command families import this module
+
+        try:
+            if preauth is not None:
+                await self.become(preauth)
+                await self.send(r.UntaggedStatus("PREAUTH", "Ready."))
+            else:
+                await self.send(r.UntaggedStatus(
+                    "OK", "Postillion IMAP ready.", r.CapabilityCode(self.capabilities())))
+            while not self._closed:
+                event = await self.next_event()
+                if isinstance(event, ConnectionClosed):
+                    break
+                if isinstance(event, LiteralRequest):
+                    await self.on_literal(event)
+                    continue
+                if isinstance(event, CommandError):
+                    await self.on_error(event)
+                    continue
+                if isinstance(event, IdleDone | SaslResponse):
+                    continue  # stray: only IDLE/AUTHENTICATE expect these
+                self._errors = 0
+                await self.run_command(HANDLERS, event)
+        except SessionEnd:
+            pass
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except Exception:
+            log.exception("imap session %s: internal error; closing", self.peer)
+            try:
+                await self.send(r.UntaggedStatus("BYE", "Internal server error."))
+            except Exception:
+                pass
+        finally:
+            await self.close()
+
+    async def run_command(self, handlers: dict[type, Handler], command: Any) -> None:
+        handler = handlers.get(type(command))
+        info = COMMANDS.get(command.name)
+        if handler is None or (info is not None and info.capability is not None
+                               and not self.has_capability(info.capability)):
+            await self.send(r.TaggedResponse(command.tag, "NO", ERROR_TEXT))
+            return
+        answer: list[r.Response]
+        try:
+            tagged = await handler(self, command)
+            if tagged is None:
+                return
+            answer = [tagged]
+        except SessionEnd:
+            raise
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            answer = render_error(command.tag, command.name, exc)
+        if self.selected is not None and self.conn.state is SessionState.SELECTED:
+            allowed = info.expunges_allowed if info is not None else False
+            try:
+                owed = await asyncio.to_thread(self.selected.sync, expunges_allowed=allowed)
+            except Exception as exc:
+                log.warning("imap session %s: folder vanished or unreadable: %s",
+                            self.peer, exc)
+                owed = []
+            await self.send(*owed)
+        await self.send(*answer)
+
+    async def on_literal(self, event: LiteralRequest) -> None:
+        if event.command == "APPEND" and self.store is not None:
+            try:
+                fits = await asyncio.to_thread(quota.fits, self.store.root, event.size)
+            except Exception:
+                fits = True
+            if not fits:
+                self.conn.refuse_literal()
+                await self.send(r.UntaggedStatus("NO", QUOTA_TEXT, r.ALERT),
+                                r.TaggedResponse(event.tag or b"*", "NO", QUOTA_TEXT,
+                                                 r.OVERQUOTA))
+                return
+        self.conn.accept_literal()
+        await self.send(r.ContinuationRequest("OK"))
+
+    async def on_error(self, event: CommandError) -> None:
+        self._errors += 1
+        log.info("imap session %s: client error %s in %s: %s", self.peer, event.kind.name,
+                 sanitize(event.command or ""), sanitize(event.message))
+        if self._errors >= MAX_CONSECUTIVE_ERRORS:
+            await self.send(r.UntaggedStatus(
+                "BYE", "Fatal error: TOO MANY CONSECUTIVE PROTOCOL VIOLATIONS: ", r.ALERT))
+            raise SessionEnd
+        if event.tag is None:
+            await self.send(r.UntaggedStatus("BAD", ERROR_TEXT))
+        else:
+            await self.send(r.TaggedResponse(event.tag, "NO", ERROR_TEXT))
+
+    # ------------------------------------------------------------ helpers
+
+    async def become(self, account: Account) -> None:
+        """Switch to the account (privileges first, then the mail store)."""
+        await asyncio.to_thread(self.ctx.become, account)
+        self.account = account
+        self.store = MailStore(account.maildir, account.login, str(account.options),
+                               trash_name=self.ctx.config.get_str("IMAP_TRASHFOLDERNAME"))
+        self.conn.state = SessionState.AUTHENTICATED
+        log.info("imap LOGIN, user=%s, ip=[%s]", sanitize(account.login), self.peer)
+
+    def mail(self) -> MailStore:
+        assert self.store is not None, "the protocol state table allows this only after login"
+        return self.store
+
+    def name_of(self, raw: bytes) -> str:
+        return self.mail().storage_name(raw, "UTF8=ACCEPT" in self.enabled)
+
+    def wire(self, name: str) -> str:
+        return self.mail().wire_name(name, "UTF8=ACCEPT" in self.enabled)
+
+    async def deselect(self) -> None:
+        self.selected = None
+        self.saved_search = []
+        if self.conn.state is SessionState.SELECTED:
+            self.conn.state = SessionState.AUTHENTICATED
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._read_task is not None:
+            self._read_task.cancel()
+        try:
+            self.writer.close()
+            await self.writer.wait_closed()
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass
+
+
+__all__ = ["Session", "SessionEnd", "commands"]

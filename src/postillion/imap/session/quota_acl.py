@@ -1,0 +1,108 @@
+"""QUOTA (RFC 2087, Courier's single root "ROOT") and ACL (RFC 4314) on
+one's own folders; texts as Courier's imapd answers them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from postillion.imap.protocol import commands
+from postillion.imap.protocol import responses as r
+from postillion.maildir import acl
+
+from .errors import CommandFailed
+
+if TYPE_CHECKING:
+    from .core import Handler, Session
+
+ROOT = "ROOT"
+
+
+async def _quota_data(session: Session, root: str) -> r.QuotaData:
+    report = await asyncio.to_thread(session.mail().quota)
+    return r.QuotaData(root, report.resources if root == ROOT else None)
+
+
+async def getquotaroot(session: Session, cmd: commands.GetQuotaRoot) -> r.TaggedResponse:
+    name = session.name_of(cmd.mailbox)
+    await asyncio.to_thread(session.mail().require, name)
+    await session.send(r.QuotaRootData(session.wire(name), (ROOT,)),
+                       await _quota_data(session, ROOT))
+    return r.TaggedResponse(cmd.tag, "OK", "GETQUOTAROOT Ok.")
+
+
+async def getquota(session: Session, cmd: commands.GetQuota) -> r.TaggedResponse:
+    root = cmd.root.decode("utf-8", "replace")
+    await session.send(await _quota_data(session, root))
+    return r.TaggedResponse(cmd.tag, "OK", "GETQUOTA Ok.")
+
+
+async def setquota(session: Session, cmd: commands.SetQuota) -> r.TaggedResponse:
+    return r.TaggedResponse(cmd.tag, "NO", "SETQUOTA No permission.", r.NOPERM)
+
+
+async def _rights(session: Session, name: str) -> str:
+    return await asyncio.to_thread(session.mail().my_rights, name)
+
+
+async def _require_admin(session: Session, name: str, command: str) -> None:
+    if acl.RIGHT_ADMINISTER not in await _rights(session, name):
+        raise CommandFailed(f'Access denied for {command} on {session.wire(name)} '
+                            f'(ACL "a" required)', r.NOPERM)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+async def getacl(session: Session, cmd: commands.GetAcl) -> r.TaggedResponse:
+    name = session.name_of(cmd.mailbox)
+    await _require_admin(session, name, "GETACL")
+    current = await asyncio.to_thread(session.mail().read_acl, name)
+    entries = tuple((acl.disk_identifier_to_imap(e.identifier), acl.to_rfc4314(e.rights))
+                    for e in current.entries)
+    await session.send(r.AclData(session.wire(name), entries))
+    return r.TaggedResponse(cmd.tag, "OK", "GETACL completed.")
+
+
+async def setacl(session: Session, cmd: commands.SetAcl) -> r.TaggedResponse:
+    name = session.name_of(cmd.mailbox)
+    await _require_admin(session, name, "SETACL")
+    await asyncio.to_thread(session.mail().set_acl, name, _text(cmd.identifier),
+                            _text(cmd.rights))
+    return r.TaggedResponse(cmd.tag, "OK", "ACLs updated.")
+
+
+async def deleteacl(session: Session, cmd: commands.DeleteAcl) -> r.TaggedResponse:
+    name = session.name_of(cmd.mailbox)
+    await _require_admin(session, name, "DELETEACL")
+    await asyncio.to_thread(session.mail().delete_acl, name, _text(cmd.identifier))
+    return r.TaggedResponse(cmd.tag, "OK", "ACLs updated.")
+
+
+async def myrights(session: Session, cmd: commands.MyRights) -> r.TaggedResponse:
+    name = session.name_of(cmd.mailbox)
+    rights = await _rights(session, name)
+    await session.send(r.MyRightsData(session.wire(name), acl.to_rfc4314(rights)))
+    return r.TaggedResponse(cmd.tag, "OK", "MYRIGHTS completed.")
+
+
+async def listrights(session: Session, cmd: commands.ListRights) -> r.TaggedResponse:
+    name = session.name_of(cmd.mailbox)
+    await _require_admin(session, name, "LISTRIGHTS")
+    await asyncio.to_thread(session.mail().require, name)
+    await session.send(r.ListRightsData(session.wire(name), _text(cmd.identifier), "",
+                                        ("a", "c", "d", "i", "l", "p", "r", "s", "w")))
+    return r.TaggedResponse(cmd.tag, "OK", "LISTRIGHTS completed.")
+
+
+HANDLERS: dict[type, Handler] = {
+    commands.GetQuotaRoot: getquotaroot,
+    commands.GetQuota: getquota,
+    commands.SetQuota: setquota,
+    commands.GetAcl: getacl,
+    commands.SetAcl: setacl,
+    commands.DeleteAcl: deleteacl,
+    commands.MyRights: myrights,
+    commands.ListRights: listrights,
+}

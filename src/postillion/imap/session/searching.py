@@ -1,0 +1,158 @@
+"""SEARCH, SORT and THREAD (and UID forms): the session's side of
+:mod:`postillion.imap.search` -- a MessageView over the selected mailbox,
+the engine run in a worker thread, one SearchCache per selected folder."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import weakref
+from typing import TYPE_CHECKING
+
+from postillion.imap import search as engine
+from postillion.imap.protocol import commands
+from postillion.imap.protocol import responses as r
+from postillion.imap.selected import MessageEntry, SelectedMailbox
+from postillion.message.headers import header_block_complete
+
+from .errors import CommandFailed
+
+if TYPE_CHECKING:
+    from .core import Handler, Session
+
+HEADER_READ_STEP = 8192
+
+_caches: weakref.WeakKeyDictionary[SelectedMailbox, engine.SearchCache] = \
+    weakref.WeakKeyDictionary()
+
+
+class SelectedMessageView:
+    """One message of the selected mailbox for the search engine."""
+
+    __slots__ = ("entry", "mailbox", "seq")
+
+    def __init__(self, mailbox: SelectedMailbox, seq: int, entry: MessageEntry) -> None:
+        self.mailbox = mailbox
+        self.seq = seq
+        self.entry = entry
+
+    @property
+    def uid(self) -> int:
+        return self.entry.uid
+
+    @property
+    def flags(self) -> frozenset[str]:
+        return self.entry.all_flags
+
+    @property
+    def size(self) -> int:
+        return self.mailbox.size(self.entry)
+
+    @property
+    def internaldate(self) -> datetime.datetime:
+        return self.mailbox.internaldate(self.entry)
+
+    @property
+    def filename(self) -> str:
+        return self.entry.base
+
+    def header_bytes(self) -> bytes:
+        path = self.mailbox.path_of(self.entry)
+        try:
+            with open(path, "rb") as stream:
+                data = b""
+                while True:
+                    chunk = stream.read(HEADER_READ_STEP)
+                    data += chunk
+                    if not chunk or header_block_complete(data):
+                        return data
+        except FileNotFoundError:
+            return self.mailbox.read(self.entry)
+
+    def full_bytes(self) -> bytes:
+        return self.mailbox.read(self.entry)
+
+
+def _views(selected: SelectedMailbox) -> list[SelectedMessageView]:
+    return [SelectedMessageView(selected, seq, entry)
+            for seq, entry in enumerate(selected.messages, 1) if not entry.expunged]
+
+
+def _cache(selected: SelectedMailbox) -> engine.SearchCache:
+    cache = _caches.get(selected)
+    if cache is None:
+        cache = _caches[selected] = engine.SearchCache()
+    return cache
+
+
+def _selected(session: Session) -> SelectedMailbox:
+    assert session.selected is not None
+    return session.selected
+
+
+def _bad_charset(exc: engine.BadCharset) -> CommandFailed:
+    return CommandFailed(f"Unsupported charset {exc.charset}.", r.BadCharset(exc.supported))
+
+
+async def search(session: Session, cmd: commands.Search) -> r.TaggedResponse:
+    selected = _selected(session)
+    views = _views(selected)
+    try:
+        found = await asyncio.to_thread(
+            lambda: engine.search(cmd.keys, views, charset=cmd.charset,
+                                  max_seq=len(selected.messages), max_uid=selected.max_uid,
+                                  cache=_cache(selected), saved_uids=session.saved_search))
+    except engine.BadCharset as exc:
+        raise _bad_charset(exc) from exc
+    numbers = tuple(v.uid if cmd.uid else v.seq for v in found)
+    await session.send(r.SearchData(numbers))
+    return r.TaggedResponse(cmd.tag, "OK", "SEARCH done.")
+
+
+def _thread_sort_allowed(session: Session) -> None:
+    if session.ctx.config.get_bool("IMAP_DISABLETHREADSORT"):
+        raise CommandFailed("THREAD and SORT are disabled on this server.", r.CANNOT)
+
+
+async def sort(session: Session, cmd: commands.Sort) -> r.TaggedResponse:
+    _thread_sort_allowed(session)
+    selected = _selected(session)
+    views = _views(selected)
+    try:
+        found = await asyncio.to_thread(
+            lambda: engine.sort(cmd.criteria, cmd.keys, views, charset=cmd.charset,
+                                max_seq=len(selected.messages), max_uid=selected.max_uid,
+                                cache=_cache(selected), saved_uids=session.saved_search))
+    except engine.BadCharset as exc:
+        raise _bad_charset(exc) from exc
+    except ValueError as exc:
+        raise CommandFailed(str(exc), r.CLIENTBUG) from exc
+    await session.send(r.SortData(tuple(v.uid if cmd.uid else v.seq for v in found)))
+    return r.TaggedResponse(cmd.tag, "OK", "SORT done.")
+
+
+async def thread(session: Session, cmd: commands.Thread) -> r.TaggedResponse:
+    _thread_sort_allowed(session)
+    if not session.has_capability("THREAD=" + cmd.algorithm):
+        raise CommandFailed(f"Unknown THREAD algorithm {cmd.algorithm}.", r.CLIENTBUG)
+    selected = _selected(session)
+    views = _views(selected)
+    try:
+        forest = await asyncio.to_thread(
+            lambda: engine.thread(cmd.algorithm, cmd.keys, views, charset=cmd.charset,
+                                  uid=cmd.uid, orderedsubject_as_chain=True,
+                                  max_seq=len(selected.messages), max_uid=selected.max_uid,
+                                  cache=_cache(selected), saved_uids=session.saved_search))
+    except engine.BadCharset as exc:
+        raise _bad_charset(exc) from exc
+    except engine.UnknownThreadAlgorithm as exc:
+        raise CommandFailed(f"Unknown THREAD algorithm {cmd.algorithm}.", r.CLIENTBUG) from exc
+    await session.send(r.ThreadData(tuple(forest)))
+    return r.TaggedResponse(cmd.tag, "OK", "THREAD done.")
+
+
+HANDLERS: dict[type, Handler] = {
+    commands.Search: search,
+    commands.Sort: sort,
+    commands.Thread: thread,
+}

@@ -1,0 +1,144 @@
+"""SELECT, EXAMINE, CLOSE, UNSELECT, CHECK, EXPUNGE, UID EXPUNGE and IDLE.
+
+IDLE pushes what the selected mailbox owes (EXISTS, EXPUNGE, FETCH FLAGS)
+whenever the folder notifier reports a change, and in any case every
+``IMAP_IDLE_TIMEOUT`` seconds (the polling Courier does), until DONE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from postillion.imap.protocol import NEED_DATA, CommandError, IdleDone, SessionState, commands
+from postillion.imap.protocol import responses as r
+from postillion.imap.selected import SelectedMailbox
+from postillion.maildir import acl
+
+from .errors import ERROR_TEXT, CommandFailed
+
+if TYPE_CHECKING:
+    from .core import Handler, Session
+
+log = logging.getLogger("postillion.imap")
+
+
+async def _open(session: Session, tag: bytes, raw: bytes, readonly: bool) -> r.TaggedResponse:
+    await session.deselect()
+    name = session.name_of(raw)
+    store = session.mail()
+    folder_dir = await asyncio.to_thread(store.require, name)
+    rights = await asyncio.to_thread(store.my_rights, name)
+    if acl.RIGHT_READ not in rights:
+        raise CommandFailed(f'Access denied for SELECT/EXAMINE on {session.wire(name)} '
+                            f'(ACL "r" required)', r.NOPERM)
+    selected = SelectedMailbox(name, folder_dir, readonly=readonly,
+                               use_keywords=session.config_keywords)
+    untagged = await asyncio.to_thread(selected.open)
+    untagged.append(r.UntaggedStatus("OK", "ACL", r.MyRightsCode(acl.to_list_extension(rights))))
+    await session.send(*untagged)
+    session.selected = selected
+    session.conn.state = SessionState.SELECTED
+    return r.TaggedResponse(tag, "OK", "Ok", r.READ_ONLY if readonly else r.READ_WRITE)
+
+
+async def select(session: Session, cmd: commands.Select) -> r.TaggedResponse:
+    return await _open(session, cmd.tag, cmd.mailbox, False)
+
+
+async def examine(session: Session, cmd: commands.Examine) -> r.TaggedResponse:
+    return await _open(session, cmd.tag, cmd.mailbox, True)
+
+
+async def close(session: Session, cmd: commands.Close) -> r.TaggedResponse:
+    selected = session.selected
+    await session.deselect()
+    if selected is not None and not selected.readonly:
+        await asyncio.to_thread(selected.expunge)
+    return r.TaggedResponse(cmd.tag, "OK", "mailbox closed.")
+
+
+async def unselect(session: Session, cmd: commands.Unselect) -> r.TaggedResponse:
+    await session.deselect()
+    return r.TaggedResponse(cmd.tag, "OK", "UNSELECT completed.")
+
+
+async def check(session: Session, cmd: commands.Check) -> r.TaggedResponse:
+    return r.TaggedResponse(cmd.tag, "OK", "CHECK completed")
+
+
+def _selected(session: Session) -> SelectedMailbox:
+    assert session.selected is not None, "the state table allows this only when selected"
+    return session.selected
+
+
+async def expunge(session: Session, cmd: commands.Expunge) -> r.TaggedResponse:
+    selected = _selected(session)
+    if selected.readonly:
+        raise CommandFailed("Mailbox is read-only.", r.READ_ONLY)
+    await asyncio.to_thread(selected.expunge)
+    return r.TaggedResponse(cmd.tag, "OK", "EXPUNGE completed")
+
+
+async def uid_expunge(session: Session, cmd: commands.UidExpunge) -> r.TaggedResponse:
+    selected = _selected(session)
+    if selected.readonly:
+        raise CommandFailed("Mailbox is read-only.", r.READ_ONLY)
+    uids = {entry.uid for _seq, entry in selected.select(cmd.uids, uid=True)}
+    await asyncio.to_thread(selected.expunge, uids)
+    return r.TaggedResponse(cmd.tag, "OK", "EXPUNGE completed")
+
+
+async def idle(session: Session, cmd: commands.Idle) -> r.TaggedResponse | None:
+    await session.send(r.ContinuationRequest("entering idle mode"))
+    session.conn.start_idle()
+    changed = asyncio.Event()
+    selected = session.selected
+    watch = None
+    if selected is not None:
+        try:
+            watch = session.ctx.notifier.watch(selected.folder_dir, changed.set)
+        except Exception:
+            log.exception("imap IDLE: cannot watch %s; polling", selected.folder_dir)
+    poll = max(1, session.ctx.config.get_int("IMAP_IDLE_TIMEOUT"))
+    try:
+        while True:
+            event = session.conn.next_event()
+            if isinstance(event, IdleDone):
+                return r.TaggedResponse(cmd.tag, "OK", "IDLE completed")
+            if isinstance(event, CommandError):
+                return r.TaggedResponse(cmd.tag, "NO", ERROR_TEXT)
+            if event is not NEED_DATA:
+                # ConnectionClosed: the main loop sees it again and ends.
+                return None
+            read = session.pending_read()
+            waiter = asyncio.ensure_future(changed.wait())
+            try:
+                done, _ = await asyncio.wait({read, waiter}, timeout=poll,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+            if read in done:
+                data = await session.read()
+                session.conn.receive_data(data or b"")
+                continue
+            changed.clear()
+            if selected is not None and session.selected is selected:
+                owed = await asyncio.to_thread(selected.sync, expunges_allowed=True)
+                await session.send(*owed)
+    finally:
+        if watch is not None:
+            watch.close()
+
+
+HANDLERS: dict[type, Handler] = {
+    commands.Select: select,
+    commands.Examine: examine,
+    commands.Close: close,
+    commands.Unselect: unselect,
+    commands.Check: check,
+    commands.Expunge: expunge,
+    commands.UidExpunge: uid_expunge,
+    commands.Idle: idle,
+}

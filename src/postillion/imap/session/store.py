@@ -1,0 +1,72 @@
+"""STORE and UID STORE: FLAGS, +FLAGS, -FLAGS and their .SILENT forms.
+
+System flags live in the file name (``:2,`` letters), keywords in
+courierimapkeywords (when IMAP_KEYWORDS is on).  On a read-only mailbox
+nothing is stored and the current flags are reported, as Courier does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from postillion.imap.protocol import commands
+from postillion.imap.protocol import responses as r
+from postillion.imap.protocol.commands import StoreMode
+from postillion.imap.protocol.fetchdata import flags_item, uid_item
+from postillion.imap.selected import RECENT, MessageEntry, SelectedMailbox, ordered_flags
+from postillion.maildir.errors import MessageNotFound
+
+if TYPE_CHECKING:
+    from .core import Handler, Session
+
+
+def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
+           cmd: commands.Store) -> list[r.Response]:
+    given = frozenset(f for f in cmd.flags if f != RECENT
+                      and (f.startswith("\\") or selected.use_keywords))
+    out: list[r.Response] = []
+    for seq, entry in pairs:
+        if entry.expunged:
+            continue
+        if cmd.mode is StoreMode.REPLACE:
+            new = given
+        elif cmd.mode is StoreMode.ADD:
+            new = entry.flags | given
+        else:
+            new = entry.flags - given
+        if new != entry.flags and not selected.readonly:
+            try:
+                selected.store_flags(entry, new)
+            except MessageNotFound:
+                entry.expunged = True
+                continue
+        if not cmd.silent or selected.readonly:
+            items = [flags_item(ordered_flags(entry.flags, entry.recent))]
+            if cmd.uid:
+                items.append(uid_item(entry.uid))
+            out.append(r.FetchData(seq, tuple(items)))
+    return out
+
+
+async def store(session: Session, cmd: commands.Store) -> r.TaggedResponse:
+    selected = session.selected
+    assert selected is not None
+    try:
+        pairs = selected.select(cmd.sequence, uid=cmd.uid, saved=session.saved_search)
+    except ValueError as exc:
+        await session.send(r.UntaggedStatus("NO", str(exc)))
+        return r.TaggedResponse(cmd.tag, "OK", "STORE completed.")
+    if not selected.readonly and selected.use_keywords and cmd.mode is not StoreMode.REMOVE:
+        fresh = {f for f in cmd.flags if not f.startswith("\\")} - set(selected.announced_keywords)
+        if fresh and pairs:
+            selected.announced_keywords = tuple(sorted({*selected.announced_keywords, *fresh}))
+            await session.send(r.FlagsData(selected.flag_list()),
+                               r.UntaggedStatus("OK", "Limited",
+                                                r.PermanentFlags(selected.permanent_flags())))
+    found = await asyncio.to_thread(_apply, selected, pairs, cmd)
+    await session.send(*found)
+    return r.TaggedResponse(cmd.tag, "OK", "STORE completed.")
+
+
+HANDLERS: dict[type, Handler] = {commands.Store: store}
