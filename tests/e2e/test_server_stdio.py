@@ -1,0 +1,103 @@
+"""``postillion imapd MAILDIR``: pre-authenticated IMAP on stdin/stdout, like Courier's
+``AUTHENTICATED=user imapd Maildir``."""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import courier_program
+
+from postillion.maildir.delivery import deliver
+from postillion.maildir.layout import create_maildir
+
+MESSAGE = b"From: a@example.com\nTo: b@example.com\nSubject: %d\n\nbody %d\n"
+
+
+def _maildir(home: Path) -> Path:
+    maildir = home / "Maildir"
+    create_maildir(str(maildir))
+    create_maildir(str(maildir / ".Work"), folder=True)
+    for n in range(3):
+        deliver(str(maildir), MESSAGE % (n, n), flags="S" if n == 1 else "", durable=False)
+    return maildir
+
+
+def _command(home: Path, *extra: str) -> str:
+    env = f"HOME={shlex.quote(str(home))} AUTHENTICATED=paul IMAP_KEYWORDS=1"
+    return (f"cd {shlex.quote(str(home))} && env {env} {shlex.quote(sys.executable)} "
+            f"-m postillion imapd Maildir {' '.join(extra)}")
+
+
+def test_imaplib_stream_is_preauthenticated(tmp_path: Path) -> None:
+    _maildir(tmp_path)
+    client = imaplib.IMAP4_stream(_command(tmp_path))
+    try:
+        assert client.state == "AUTH"                   # * PREAUTH: no login needed
+        assert client.welcome.startswith(b"* PREAUTH")
+        typ, folders = client.list()
+        assert typ == "OK"
+        assert any(b'"INBOX.Work"' in f for f in folders if isinstance(f, bytes))
+        assert client.select("INBOX") == ("OK", [b"3"])
+        typ, data = client.fetch("2", "(FLAGS)")
+        assert typ == "OK" and b"\\Seen" in data[0]     # type: ignore[operator]
+        assert client.append("INBOX.Work", "(\\Flagged)", None, MESSAGE % (9, 9))[0] == "OK"
+    finally:
+        client.logout()
+    assert len(os.listdir(tmp_path / "Maildir" / ".Work" / "cur")) == 1
+
+
+def test_missing_maildir_is_a_fatal_bye(tmp_path: Path) -> None:
+    result = subprocess.run(["sh", "-c", _command(tmp_path)], input=b"",
+                            capture_output=True, check=False)
+    assert result.returncode == 1
+    assert result.stdout.startswith(b"* BYE [ALERT] Fatal error: ")
+
+
+def _normalise(transcript: bytes) -> list[str]:
+    """What may differ on purpose: human texts after status words, UIDVALIDITY, and
+    \\Recent (the session's own business, compared in tests/interop; here we compare
+    the stdio mode around it)."""
+    lines = []
+    for line in transcript.decode().splitlines():
+        if line.endswith(" RECENT"):
+            continue
+        line = re.sub(r"UIDVALIDITY \d+", "UIDVALIDITY N", line)
+        line = re.sub(r" ?\\Recent", "", line).replace("( ", "(")
+        match = re.match(r"(\S+ (?:OK|NO|BAD|BYE|PREAUTH))( \[[^]]*\])?", line)
+        if match:
+            line = match.group(0)
+        lines.append(line)
+    return lines
+
+
+def test_transcript_matches_courier_imapd(tmp_path: Path) -> None:
+    imapd = courier_program("imapd")
+    (tmp_path / "orig").mkdir()
+    original = _maildir(tmp_path / "orig")
+    script = (b"a SELECT INBOX\r\nb FETCH 1:* (FLAGS UID RFC822.SIZE)\r\n"
+              b"c STORE 1 +FLAGS (\\Flagged)\r\nd UID FETCH 1:* (FLAGS)\r\n"
+              b"e STATUS INBOX.Work (MESSAGES)\r\nf LOGOUT\r\n")
+    outputs = {}
+    for name, program in (("courier", [imapd]),
+                          ("ours", [sys.executable, "-m", "postillion", "imapd"])):
+        home = tmp_path / name
+        home.mkdir()
+        shutil.copytree(original, home / "Maildir", symlinks=True)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+               "AUTHENTICATED": "paul", "IMAP_KEYWORDS": "1"}
+        if name == "ours":
+            env["PYTHONPATH"] = os.pathsep.join(sys.path)
+        result = subprocess.run([*program, "Maildir"], input=script, cwd=home, env=env,
+                                capture_output=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        outputs[name] = _normalise(result.stdout)
+    courier = [line for line in outputs["courier"] if not line.startswith("* OK [")]
+    ours = [line for line in outputs["ours"] if not line.startswith("* OK [")]
+    assert "\n".join(ours) == "\n".join(courier)
