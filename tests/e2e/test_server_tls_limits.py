@@ -107,7 +107,8 @@ DELIVER = ("import sys; from postillion.maildir.delivery import deliver; "
 
 def test_idle_hears_a_delivery_by_another_process(tmp_path: Path) -> None:
     home = tmp_path / "paul"
-    config = write_config(tmp_path / "etc", {"paul": home}, LOOPBACK)
+    config = write_config(tmp_path / "etc", {"paul": home},
+                          {**LOOPBACK, "IMAP_CAPABILITY": "IMAP4rev1 IDLE"})
     with RunningServer(config) as server:
         client = imaplib.IMAP4("127.0.0.1", server.port, timeout=60)
         client.login("paul", PASSWORD)
