@@ -52,6 +52,18 @@ async def append(session: Session, cmd: commands.Append) -> r.TaggedResponse:
                             if all(uids) else None)
 
 
+def ordered_set(numbers: list[int]) -> SequenceSet:
+    """A set listing ``numbers`` in their order, runs written ``a:b``
+    (COPYUID pairs source and destination UIDs by position)."""
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return SequenceSet.of(*((a, b) if a != b else a for a, b in runs))
+
+
 def _copies(selected: SelectedMailbox, entries: list[MessageEntry]) -> list[NewMessage]:
     out: list[NewMessage] = []
     for entry in entries:
@@ -82,8 +94,8 @@ async def _copy(session: Session, sequence: SequenceSet, raw: bytes, uid: bool,
     code = None
     if all(uids):
         # Both sets list UIDs in the same order: one range form each.
-        code = r.CopyUid(uidvalidity, SequenceSet.of(*(e.uid for e in entries)),
-                         SequenceSet.of(*uids))
+        code = r.CopyUid(uidvalidity, ordered_set([e.uid for e in entries]),
+                         ordered_set(uids))
     return entries, code
 
 
