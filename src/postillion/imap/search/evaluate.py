@@ -12,7 +12,7 @@ dropped before the next.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import TypeVar, assert_never
@@ -32,17 +32,18 @@ from postillion.imap.protocol.searchkeys import (
     SizeKey,
     TextKey,
 )
-from postillion.message import parse_message
-from postillion.message.decode import body_texts
+from postillion.message import MimePart, parse_message
+from postillion.message.decode import address_search_text, body_texts, decode_header
 
 from .facets import (
+    ADDRESS_FIELDS,
     SENT_DAY,
     Facet,
     FacetReader,
     MessageFacets,
     SearchCache,
+    address_form_differs,
     aware,
-    field_search_text,
     header_text_facet,
     normalize,
 )
@@ -57,44 +58,75 @@ HEADER = 1      # a few header fields (often cached)
 CONTENT = 2     # the whole message, decoded
 
 
+class LazyTexts:
+    """Normalized texts produced one by one and kept, so that a second
+    TEXT or BODY key in the same program reuses them, and a match in the
+    first one spares decoding the rest."""
+
+    __slots__ = ("_done", "_source")
+
+    def __init__(self, source: Iterable[str]) -> None:
+        self._source = iter(source)
+        self._done: list[str] = []
+
+    def contains(self, needle: str) -> bool:
+        if any(needle in text for text in self._done):
+            return True
+        for raw in self._source:
+            text = normalize(raw)
+            self._done.append(text)
+            if needle in text:
+                return True
+        return False
+
+
 class MessageState:
     """What has been read of one message while its tests run."""
 
-    __slots__ = ("_body", "_facets", "_header_lines", "_reader", "view")
+    __slots__ = ("_addresses", "_body", "_facets", "_headers", "_reader", "_root", "view")
 
     def __init__(self, view: MessageView, reader: FacetReader) -> None:
         self.view = view
         self._reader = reader
         self._facets: MessageFacets | None = None
-        self._body: list[str] | None = None
-        self._header_lines: list[str] | None = None
+        self._root: MimePart | None = None
+        self._body: LazyTexts | None = None
+        self._headers: LazyTexts | None = None
+        self._addresses: LazyTexts | None = None
 
     def facet(self, facet: Facet[T]) -> T:
         if self._facets is None:
             self._facets = self._reader.reader_for(self.view)
         return self._facets.get(facet)
 
-    def _load_content(self) -> None:
-        root = parse_message(self.view.full_bytes())
-        self._header_lines = [
-            normalize(field.name.decode("latin-1") + ": "
-                      + field_search_text(field.name, field.value))
-            for field in root.headers.fields if field.name]
-        self._body = [normalize(text) for text in body_texts(root)]
+    def _message(self) -> MimePart:
+        if self._root is None:
+            self._root = parse_message(self.view.full_bytes())
+        return self._root
 
-    def body_texts(self) -> list[str]:
-        """Normalized text of the body's text parts (and nested messages' headers)."""
+    def body(self) -> LazyTexts:
+        """Text of the body's text parts (and nested messages' headers)."""
         if self._body is None:
-            self._load_content()
-        assert self._body is not None
+            self._body = LazyTexts(body_texts(self._message()))
         return self._body
 
-    def header_lines(self) -> list[str]:
-        """Normalized ``Name: value`` of every top-level header field."""
-        if self._header_lines is None:
-            self._load_content()
-        assert self._header_lines is not None
-        return self._header_lines
+    def header_fields(self) -> LazyTexts:
+        """``Name: value`` of every top-level header field, decoded."""
+        if self._headers is None:
+            self._headers = LazyTexts(
+                field.name.decode("latin-1") + ": " + decode_header(field.value)
+                for field in self._message().headers.fields if field.name)
+        return self._headers
+
+    def address_forms(self) -> LazyTexts:
+        """Address fields again in "name <address>" form, where that reads
+        differently (tried last: parsing addresses is the dearest step)."""
+        if self._addresses is None:
+            self._addresses = LazyTexts(
+                field.name.decode("latin-1") + ": " + address_search_text(field.value)
+                for field in self._message().headers.fields
+                if field.lower_name in ADDRESS_FIELDS and address_form_differs(field.value))
+        return self._addresses
 
 
 Predicate = Callable[[MessageState], bool]
@@ -134,10 +166,10 @@ def _flag_test(key: FlagKey) -> Test:
 def _text_test(key: TextKey, limits: Limits) -> Test:
     needle = normalize(decode_search_string(key.value, limits.charset)).strip(" ")
     if key.field == "BODY":
-        return Test(CONTENT, lambda s: any(needle in text for text in s.body_texts()))
+        return Test(CONTENT, lambda s: s.body().contains(needle))
     if key.field == "TEXT":
-        return Test(CONTENT, lambda s: any(needle in line for line in s.header_lines())
-                    or any(needle in text for text in s.body_texts()))
+        return Test(CONTENT, lambda s: s.header_fields().contains(needle)
+                    or s.body().contains(needle) or s.address_forms().contains(needle))
     return _header_test(header_text_facet(key.field.lower().encode("ascii")), needle)
 
 

@@ -42,9 +42,6 @@ Fields = dict[bytes, list[bytes]]
 ADDRESS_FIELDS = frozenset({b"from", b"to", b"cc", b"bcc", b"sender", b"reply-to",
                             b"resent-from", b"resent-to", b"resent-cc", b"resent-bcc"})
 
-# Courier's matcher folds runs of these four into one space, in the text
-# and in the search string alike; other Unicode spaces are ordinary characters.
-_WHITESPACE_RUN = re.compile(r"[ \t\r\n]+")
 
 #: Separates several occurrences of a field in one search text; IMAP
 #: strings cannot hold NUL, so no search string can match across it.
@@ -53,8 +50,14 @@ OCCURRENCE_SEPARATOR = "\0"
 
 def normalize(text: str) -> str:
     """The matching form of a text: Unicode casefold (``ß`` matches ``ss``),
-    whitespace runs as one space."""
-    return _WHITESPACE_RUN.sub(" ", text.casefold())
+    whitespace runs as one space, none at either end.
+
+    Courier's matcher folds runs of space, tab, CR and LF the same way; we
+    fold every Unicode space (a no-break space in HTML mail matches a
+    typed space), and ``str.split`` does it several times faster than a
+    regular expression on a long body.
+    """
+    return " ".join(text.casefold().split())
 
 
 def aware(moment: datetime) -> datetime:
@@ -62,10 +65,16 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.astimezone()
 
 
+def address_form_differs(value: bytes) -> bool:
+    """Whether an address field's "name <address>" form may read otherwise
+    than its decoded text: only quotes, comments and escapes change it."""
+    return b'"' in value or b"(" in value or b"\\" in value
+
+
 def field_search_text(name: bytes, value: bytes) -> str:
     """What a search string is matched against for one header field."""
     decoded = decode_header(value)
-    if name.lower() in ADDRESS_FIELDS:
+    if name.lower() in ADDRESS_FIELDS and address_form_differs(value):
         return decoded + OCCURRENCE_SEPARATOR + address_search_text(value)
     return decoded
 
