@@ -118,9 +118,9 @@ def make_world(tmp_path: Path) -> World:
                   "hmac-sha1pw": precompute("sha1", password.encode()),
                   "hmac-sha256pw": precompute("sha256", password.encode())}
         lines.append(login + "\t" + "|".join(f"{k}={v}" for k, v in fields.items()))
-    lines.append("tux\tuid=%d|gid=%d|home=%s|mail=%s|systempw=%s|options=disableimap=1" % (
-        os.getuid(), os.getgid(), tmp_path / "home" / "paul", tmp_path / "home/paul/Maildir",
-        make_password("tuxpw")))
+    paul = tmp_path / "home" / "paul"
+    lines.append(f"tux\tuid={os.getuid()}|gid={os.getgid()}|home={paul}|mail={paul}/Maildir"
+                 f"|systempw={make_password('tuxpw')}|options=disableimap=1")
     userdb = tmp_path / "etc" / "userdb"
     userdb.write_text("\n".join(lines) + "\n")
     backend = open_backend(f"userdb:{userdb}")
@@ -255,9 +255,10 @@ def loopback_server(ctx: ServerContext) -> Iterator[int]:
     finally:
         async def stop() -> None:
             holder["server"].close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)

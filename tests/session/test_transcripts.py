@@ -237,7 +237,8 @@ def test_select_fetch_store_expunge(world: World) -> None:
         assert lines[-2:] == ['* OK [MYRIGHTS "acdilrsw"] ACL', "a1 OK [READ-WRITE] Ok"]
         assert os.listdir(os.path.join(world.maildir(), "new")) == []
         lines = texts(await c.command("a2 FETCH 1:* (UID FLAGS RFC822.SIZE)"))
-        assert lines == [f"* 1 FETCH (UID 1 FLAGS (\\Recent) RFC822.SIZE {len(MESSAGE) + MESSAGE.count(10)})",
+        size = len(MESSAGE) + MESSAGE.count(10)
+        assert lines == [f"* 1 FETCH (UID 1 FLAGS (\\Recent) RFC822.SIZE {size})",
                          "* 2 FETCH (UID 2 FLAGS (\\Recent) RFC822.SIZE 24)",
                          "a2 OK FETCH completed."]
         lines = texts(await c.command("a3 FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)] FLAGS)"))
@@ -337,7 +338,8 @@ def test_append_copy_move_uidplus(world: World) -> None:
         assert texts(await c.command("a6 COPY 1 INBOX.Nope")) == [
             "a6 NO [TRYCREATE] Mailbox does not exist."]
         answer = texts(await c.command("a7 UID MOVE 2 INBOX.Archive"))
-        assert answer[0].startswith("* OK [COPYUID ") and answer[0].endswith(" 2 3] Messages copied")
+        assert answer[0].startswith("* OK [COPYUID ")
+        assert answer[0].endswith(" 2 3] Messages copied")
         assert answer[1:] == ["* 2 EXPUNGE", "a7 OK MOVE completed."]
         lines = texts(await c.command("a8 STATUS INBOX.Archive (MESSAGES UNSEEN)"))
         assert lines[0] == '* STATUS "INBOX.Archive" (MESSAGES 3 UNSEEN 2)'
@@ -449,5 +451,42 @@ def test_search_sort_thread(world: World) -> None:
             "* THREAD (1 2)(3)", "a7 OK THREAD done."]
         assert texts(await c.command("a8 SEARCH CHARSET KOI8-R ALL")) == [
             "a8 NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset KOI8-R."]
+
+    run(world, scenario)
+
+
+def test_crashing_handler_answers_and_session_continues(world: World,
+                                                         monkeypatch: object) -> None:
+    from postillion.imap.session import mailboxes
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    import pytest
+    patch = pytest.MonkeyPatch()
+    patch.setattr(mailboxes.MailStore, "create", broken)
+
+    async def scenario(c: MemoryClient) -> None:
+        assert texts(await c.command("a1 CREATE INBOX.X")) == [
+            "a1 NO [SERVERBUG] CREATE failed: internal error, logged."]
+        assert texts(await c.command("a2 NOOP")) == ["a2 OK NOOP completed"]
+
+    try:
+        run(world, scenario)
+    finally:
+        patch.undo()
+
+
+def test_idle_pushes_and_done(world: World) -> None:
+    async def scenario(c: MemoryClient) -> None:
+        await c.command("a1 SELECT INBOX")
+        c.send(b"a2 IDLE\r\n")
+        assert await c.line() == b"+ entering idle mode\r\n"
+        world.deliver(b"Subject: new\n\nx\n")
+        assert texts([await c.line(), await c.line()]) == ["* 1 EXISTS", "* 1 RECENT"]
+        c.send(b"DONE\r\n")
+        assert texts(await c.until(b"a2")) == ["a2 OK IDLE completed"]
+        assert texts(await c.command("a3 FETCH 1 FLAGS")) == [
+            "* 1 FETCH (FLAGS (\\Recent))", "a3 OK FETCH completed."]
 
     run(world, scenario)
