@@ -490,3 +490,40 @@ def test_idle_pushes_and_done(world: World) -> None:
             "* 1 FETCH (FLAGS (\\Recent))", "a3 OK FETCH completed."]
 
     run(world, scenario)
+
+
+def test_rebuilt_uiddb_ends_the_session(world: World) -> None:
+    world.deliver(MESSAGE)
+
+    async def scenario(c: MemoryClient) -> None:
+        await c.command("a1 SELECT INBOX")
+        path = os.path.join(world.maildir(), "courierimapuiddb")
+        with open(path) as f:
+            entries = f.read().split("\n", 1)[1]
+        with open(path, "w") as f:  # as if another program had rebuilt it
+            f.write("1 12345 5\n" + entries)
+        c.send(b"a2 NOOP\r\n")
+        assert texts([await c.line()]) == [
+            "* BYE Mailbox UIDVALIDITY changed; please reconnect."]
+        await asyncio.wait_for(c.task, 5)
+
+    async def main() -> None:
+        client = MemoryClient(world.context())
+        await client.line()
+        await client.command("l1 LOGIN paul paulpw")
+        await scenario(client)
+
+    asyncio.run(main())
+
+
+def test_preauth_session(world: World) -> None:
+    async def main() -> None:
+        client = MemoryClient(world.context(), preauth=world.accounts["paul"])
+        assert texts([await client.line()]) == ["* PREAUTH Ready."]
+        assert texts(await client.command("a1 LOGIN paul paulpw")) == [
+            "a1 NO Error in IMAP command received by server."]
+        assert texts(await client.command('a2 LIST "" INBOX'))[0] == \
+            '* LIST (\\Unmarked \\HasNoChildren) "." "INBOX"'
+        await client.close()
+
+    asyncio.run(main())

@@ -68,6 +68,11 @@ def ordered_flags(flags: Iterable[str], recent: bool = False) -> tuple[str, ...]
     return tuple(out)
 
 
+class UidValidityChanged(Exception):
+    """The folder's uid database was rebuilt: every UID the client holds is
+    void, and no untagged response can say so; the session must end."""
+
+
 @dataclass(slots=True)
 class MessageEntry:
     """One message as the client knows it."""
@@ -215,6 +220,8 @@ class SelectedMailbox:
         return out
 
     def _merge(self, disk: DiskState, expunges_allowed: bool) -> list[r.Response]:
+        if disk.uidvalidity != self.uidvalidity:
+            raise UidValidityChanged(self.folder_dir)
         by_uid = {m.uid: m for m in disk.messages}
         changed: list[MessageEntry] = []
         for entry in self.messages:

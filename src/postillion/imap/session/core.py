@@ -29,7 +29,7 @@ from postillion.imap.protocol import (
     commands,
 )
 from postillion.imap.protocol import responses as r
-from postillion.imap.selected import SelectedMailbox
+from postillion.imap.selected import SelectedMailbox, UidValidityChanged
 from postillion.maildir import quota
 
 from . import capabilities
@@ -193,6 +193,10 @@ class Session:
             allowed = info.expunges_allowed if info is not None else False
             try:
                 owed = await asyncio.to_thread(self.selected.sync, expunges_allowed=allowed)
+            except UidValidityChanged:
+                await self.send(r.UntaggedStatus("BYE", "Mailbox UIDVALIDITY changed; "
+                                                 "please reconnect."))
+                raise SessionEnd from None
             except Exception as exc:
                 log.warning("imap session %s: folder vanished or unreadable: %s",
                             self.peer, exc)

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 from postillion.imap.protocol import NEED_DATA, CommandError, IdleDone, SessionState, commands
 from postillion.imap.protocol import responses as r
-from postillion.imap.selected import SelectedMailbox
+from postillion.imap.selected import SelectedMailbox, UidValidityChanged
 from postillion.maildir import acl
 
+from .core import SessionEnd
 from .errors import ERROR_TEXT, CommandFailed
 
 if TYPE_CHECKING:
@@ -125,7 +126,12 @@ async def idle(session: Session, cmd: commands.Idle) -> r.TaggedResponse | None:
                 continue
             changed.clear()
             if selected is not None and session.selected is selected:
-                owed = await asyncio.to_thread(selected.sync, expunges_allowed=True)
+                try:
+                    owed = await asyncio.to_thread(selected.sync, expunges_allowed=True)
+                except UidValidityChanged:
+                    await session.send(r.UntaggedStatus(
+                        "BYE", "Mailbox UIDVALIDITY changed; please reconnect."))
+                    raise SessionEnd from None
                 await session.send(*owed)
     finally:
         if watch is not None:
