@@ -11,6 +11,16 @@ hashing, as ``@dataclass(frozen=True)`` does.
 
 from __future__ import annotations
 
+# For the type checker a FrozenRecord is a frozen dataclass (assigning a
+# field is an error); at run time the decorator does nothing, and typing is
+# not imported.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import dataclass_transform
+else:
+    def dataclass_transform(**_options):
+        return lambda cls: cls
+
 
 class Record:
     """Equality and repr over the fields named in ``__slots__``.
@@ -36,6 +46,7 @@ class Record:
         return f"{self.__class__.__qualname__}({fields})"
 
 
+@dataclass_transform(frozen_default=True)
 class FrozenRecord(Record):
     """A :class:`Record` whose fields cannot be reassigned; hashable.
 
