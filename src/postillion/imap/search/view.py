@@ -6,6 +6,7 @@ engine never touches files or sockets itself.
 
 from __future__ import annotations
 
+import codecs
 from datetime import datetime
 from typing import Protocol
 
@@ -63,10 +64,20 @@ class BadCharset(Exception):
 
 
 def check_charset(charset: str | None) -> None:
-    """Raise :class:`BadCharset` unless ``charset`` is one we accept
-    (None, no CHARSET given, is accepted)."""
-    if charset is not None and charset.upper() not in SUPPORTED_CHARSETS:
-        raise BadCharset(charset)
+    """Raise :class:`BadCharset` unless we can decode ``charset``.
+
+    As Courier (which converts any charset iconv knows), every charset
+    Python's codecs know is accepted; None (no CHARSET given) is too.  The
+    BADCHARSET answer lists the two every client can use.
+    """
+    if charset is None or charset.upper() in SUPPORTED_CHARSETS:
+        return
+    try:
+        info = codecs.lookup(charset)
+    except LookupError:
+        raise BadCharset(charset) from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise BadCharset(charset)  # base64_codec and friends are not charsets
 
 
 def decode_search_string(value: bytes, charset: str | None) -> str:
@@ -79,4 +90,6 @@ def decode_search_string(value: bytes, charset: str | None) -> str:
     8-bit headers, which are decoded the same way).
     """
     check_charset(charset)
-    return decode_raw(value)
+    if charset is None or charset.upper() in SUPPORTED_CHARSETS:
+        return decode_raw(value)
+    return value.decode(charset, errors="replace")
