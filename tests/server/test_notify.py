@@ -226,3 +226,17 @@ def test_polling_fallback_sees_deliveries_flag_changes_and_removal(maildir: Path
         notifier.close()
 
     asyncio.run(scenario())
+
+
+def test_packaged_courier_settings_still_push_through_inotify(tmp_path: Path) -> None:
+    """Debian's imapd has IMAP_ENHANCEDIDLE=0 (no FAM); we push all the same."""
+    from postillion.config import Config, load
+    from postillion.server.notify import InotifyNotifier, notifier_for
+
+    (tmp_path / "imapd").write_text("IMAP_ENHANCEDIDLE=0\nIMAP_IDLE_TIMEOUT=60\n")
+    config: Config = load("imapd", tmp_path)
+    notifier = notifier_for(config)
+    try:
+        assert isinstance(notifier, InotifyNotifier)
+    finally:
+        notifier.close()

@@ -37,6 +37,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from postillion.config import Config
+
 log = logging.getLogger(__name__)
 
 # Why 50 ms: a Maildir delivery by deliverquota is a link into new/, an unlink
@@ -360,3 +362,19 @@ def make_notifier(enhanced: bool = True, poll_interval: float = 60.0) -> FolderN
             log.warning("notify: inotify unavailable (%s); polling every %ss",
                         exc, poll_interval)
     return PollingNotifier(poll_interval)
+
+
+def notifier_for(config: Config) -> FolderNotifier:
+    """The notifier a server uses: kernel notifications whenever the kernel has them.
+
+    Courier pushes changes only with ``IMAP_ENHANCEDIDLE=1``, because its
+    push needed the FAM or Gamin daemon; Debian ships it off, which leaves
+    IDLE clients waiting up to ``IMAP_IDLE_TIMEOUT`` seconds.  inotify needs
+    no daemon and costs one watch per folder, so we always use it and read
+    ``IMAP_ENHANCEDIDLE`` as a wish Courier could not always grant.  The
+    session's IDLE still re-checks every ``IMAP_IDLE_TIMEOUT`` seconds, which
+    catches what inotify cannot see (another host writing over NFS), and
+    without inotify that re-check is the polling fallback.
+    """
+    return make_notifier(enhanced=True,
+                         poll_interval=float(max(1, config.get_int("IMAP_IDLE_TIMEOUT"))))

@@ -42,7 +42,7 @@ from postillion.server.listener import (
     configured_endpoints,
 )
 from postillion.server.logsetup import configure_logging
-from postillion.server.notify import FolderNotifier, make_notifier
+from postillion.server.notify import FolderNotifier, notifier_for
 from postillion.server.privileges import make_become
 from postillion.server.tls import make_tls_context
 
@@ -83,9 +83,7 @@ class Service:
 
         Only a forked connection process (root model) may change its uid; a
         process serving many connections keeps its identity whoever it is."""
-        notifier = make_notifier(
-            enhanced=self.config.get_bool("IMAP_ENHANCEDIDLE"),
-            poll_interval=float(max(1, self.config.get_int("IMAP_IDLE_TIMEOUT"))))
+        notifier = notifier_for(self.config)
         return ServerContext(
             config=self.config, auth=self.auth, notifier=notifier,
             tls_context=self.starttls if self.config.get_bool("IMAPDSTARTTLS") else None,

@@ -27,7 +27,7 @@ from postillion.auth import Account, AccountOptions
 from postillion.config import IMAPD_VARIABLES, Config
 from postillion.imap.session.context import ServerContext
 from postillion.server.logsetup import configure_logging
-from postillion.server.notify import make_notifier
+from postillion.server.notify import notifier_for
 from postillion.server.privileges import sanity_problem
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,7 @@ _copiers: list[threading.Thread] = []
 async def _serve(account: Account, config: Config) -> None:
     from postillion.imap.session import run_session
 
-    notifier = make_notifier(enhanced=config.get_bool("IMAP_ENHANCEDIDLE"),
-                             poll_interval=float(max(1, config.get_int("IMAP_IDLE_TIMEOUT"))))
+    notifier = notifier_for(config)
     # Already running as the account (checked in main): become() has nothing to do.
     ctx = ServerContext(config=config, auth=None, notifier=notifier)
     if any(stat.S_ISREG(os.fstat(fd).st_mode) for fd in (0, 1)):
