@@ -315,13 +315,32 @@ def _warn_once(problem: IndexProblem) -> None:
     LOG.warning("shared index %s: line ignored: %r", problem, problem.text)
 
 
+def _directory_identity(index_file: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(os.path.dirname(os.path.abspath(index_file)))
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def load_tree(index_file: str, complex_munging: bool = False) -> SharedTree:
     """Read ``index_file`` and every group file below it into a :class:`SharedTree`.
 
     Problems (syntax errors, uid 0, space-separated lines, unreadable or
     self-including group files, clashes) are logged once each and kept in the
-    result; they never raise.
+    result; they never raise.  When ``sharedindexinstall`` swaps the index
+    directory while the files are being read, they are read again, so the
+    tree never mixes two generations of the set.
     """
+    for _attempt in range(3):
+        before = _directory_identity(index_file)
+        tree = _load_tree(index_file, complex_munging)
+        if _directory_identity(index_file) == before:
+            break
+    return tree
+
+
+def _load_tree(index_file: str, complex_munging: bool) -> SharedTree:
     accounts: list[SharedAccount] = []
     groups: list[str] = []
     problems: list[IndexProblem] = []

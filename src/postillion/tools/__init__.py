@@ -12,4 +12,7 @@ TOOLS: dict[str, str] = {
     "maildirkw": "postillion.tools.maildirkw",
     "userdb": "postillion.tools.userdb",
     "userdbpw": "postillion.tools.userdbpw",
+    "authenumerate": "postillion.tools.authenumerate",
+    "sharedindexsplit": "postillion.tools.sharedindexsplit",
+    "sharedindexinstall": "postillion.tools.sharedindexinstall",
 }
