@@ -67,6 +67,24 @@ async def _pipe_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     return reader, writer
 
 
+def _same_socket(fd_in: int, fd_out: int) -> bool:
+    """stdin and stdout are one socket: inetd style, or a tunnel program (mbsync's
+    ``Tunnel``) that hands the command a socket pair instead of two pipes."""
+    st_in, st_out = os.fstat(fd_in), os.fstat(fd_out)
+    return (stat.S_ISSOCK(st_in.st_mode)
+            and (st_in.st_dev, st_in.st_ino) == (st_out.st_dev, st_out.st_ino))
+
+
+async def _socket_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """One stream over the socket on fds 0 and 1.
+
+    A write-pipe transport on a socket takes the socket turning readable (the
+    client's next command) for the far end hanging up, so sockets get a
+    socket transport instead.
+    """
+    return await asyncio.open_connection(sock=socket.socket(fileno=os.dup(0)))
+
+
 async def _socketpair_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """For regular files on stdin/stdout (``imapd < script > out``), which the
     event loop cannot watch: threads copy between them and a socket pair."""
@@ -102,7 +120,9 @@ async def _serve(account: Account, config: Config) -> None:
     notifier = notifier_for(config)
     # Already running as the account (checked in main): become() has nothing to do.
     ctx = ServerContext(config=config, auth=None, notifier=notifier)
-    if any(stat.S_ISREG(os.fstat(fd).st_mode) for fd in (0, 1)):
+    if _same_socket(0, 1):
+        reader, writer = await _socket_streams()
+    elif any(stat.S_ISREG(os.fstat(fd).st_mode) for fd in (0, 1)):
         reader, writer = await _socketpair_streams()
     else:
         reader, writer = await _pipe_streams()
