@@ -21,8 +21,9 @@ import re
 from dataclasses import dataclass
 
 from postillion.imap.protocol import decode_mailbox_name
+from postillion.imap.shared import Identity, Place, SharedNamespace, is_shared_name
 from postillion.maildir import acl, delivery, keywords, mutf7, names, quota, subscribed, uiddb
-from postillion.maildir.errors import InvalidMailboxName, MailboxNotFound
+from postillion.maildir.errors import InvalidMailboxName, MailboxNotFound, PermissionDenied
 from postillion.maildir.folders import FolderInfo, Maildir
 from postillion.maildir.layout import is_maildir
 
@@ -34,9 +35,9 @@ _SPECIAL_USE = {
     "archive": "\\Archive", "archives": "\\Archive",
 }
 
-# The personal namespace's prefix; the shared ones come in a later issue.
 PERSONAL_PREFIX = "INBOX."
-SHARED_PREFIXES = ("#shared.", "shared.")
+#: Courier's filesystem shared folders (``shared.``): not served.
+FILESYSTEM_SHARED_PREFIX = "shared."
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +90,14 @@ class MailStore:
     """One account's maildir, addressed by IMAP mailbox names."""
 
     def __init__(self, maildir: str, login: str, options: str = "", *,
-                 trash_name: str = "Trash") -> None:
+                 trash_name: str = "Trash", shared: SharedNamespace | None = None) -> None:
         self.root = maildir
         self.login = login
         self.options = options
+        self.identity = Identity(login, options)
         self.maildir = Maildir(maildir)
         self.trash_name = trash_name.lower()
+        self.shared = shared
 
     # ------------------------------------------------------------ names
 
@@ -106,22 +109,40 @@ class MailStore:
             text = decode_mailbox_name(raw, utf8)
         except ValueError as exc:
             raise InvalidMailboxName("Invalid mailbox name.") from exc
-        if text.startswith(SHARED_PREFIXES):
-            raise MailboxNotFound("shared folders are not available")
-        text = canonical_pattern(text)
         if text.endswith(names.SEPARATOR) and text != names.SEPARATOR:
             text = text[:-1]  # "INBOX.Foo." names the same folder
-        return names.normalize(text)
+        if is_shared_name(text):
+            # Resolved against the shared index only (place()); here just
+            # kept free of empty levels and control characters.
+            if any(not level for level in text.split(names.SEPARATOR)) or \
+                    any(ord(ch) < 32 or ch in "\x7f/" for ch in text):
+                raise InvalidMailboxName("Invalid mailbox name.")
+            return text
+        if text.startswith(FILESYSTEM_SHARED_PREFIX):
+            raise MailboxNotFound("filesystem shared folders are not served")
+        return names.normalize(canonical_pattern(text))
 
     @staticmethod
     def wire_name(name: str, utf8: bool) -> str:
         return name if utf8 else mutf7.encode(name)
 
+    def place(self, name: str) -> Place:
+        """Where a storage name lives (MailboxNotFound for a #shared name
+        the index does not offer this user)."""
+        if is_shared_name(name):
+            if self.shared is None:
+                raise MailboxNotFound(name)
+            return self.shared.locate(name)
+        return Place(name, self.root, name, self.login, False)
+
     def folder_dir(self, name: str) -> str:
-        return self.maildir.path(name)
+        return self.place(name).folder_dir
 
     def exists(self, name: str) -> bool:
-        return self.maildir.exists(name)
+        try:
+            return is_maildir(self.folder_dir(name))
+        except MailboxNotFound:
+            return False
 
     def require(self, name: str) -> str:
         """The directory of an existing folder, else MailboxNotFound."""
@@ -129,6 +150,15 @@ class MailStore:
         if not is_maildir(path):
             raise MailboxNotFound(name)
         return path
+
+    def rights(self, name: str) -> str:
+        """The session's disk rights on ``name`` (existing or not: a missing
+        folder has its parent's, as in Courier).  Never writes."""
+        place = self.place(name)
+        if place.shared:
+            assert self.shared is not None
+            return self.shared.rights(place)
+        return self.identity.rights(acl.peek_acl(place.root, place.folder), place.owner)
 
     # ------------------------------------------------------------ listing
 
@@ -164,15 +194,20 @@ class MailStore:
     # ------------------------------------------------------------ changes
 
     def create(self, name: str) -> None:
-        self.maildir.create(name)
-        acl.copy_parent_acl(self.root, name)
+        place = self.place(name)
+        Maildir(place.root).create(place.folder)
+        acl.copy_parent_acl(place.root, place.folder)
 
     def delete(self, name: str) -> None:
-        self.maildir.delete(name)
-        acl.delete_acl_files(self.root, name)
+        place = self.place(name)
+        Maildir(place.root).delete(place.folder)
+        acl.delete_acl_files(place.root, place.folder)
 
     def rename(self, old: str, new: str) -> None:
-        self.maildir.rename(old, new)
+        source, target = self.place(old), self.place(new)
+        if source.root != target.root:
+            raise PermissionDenied("Cannot move folders between mailboxes of different owners.")
+        Maildir(source.root).rename(source.folder, target.folder)
 
     # ------------------------------------------------------------ status
 
@@ -184,8 +219,9 @@ class MailStore:
         unseen = sum(1 for m in scan.messages if "S" not in m.flags)
         return FolderStatus(len(scan.messages), recent, scan.nextuid, scan.uidvalidity, unseen)
 
-    def quota(self) -> QuotaReport:
-        state = quota.read_quota(self.root)
+    def quota(self, name: str | None = None) -> QuotaReport:
+        root = self.place(name).root if name is not None else self.root
+        state = quota.read_quota(root)
         if state is None or not state.quota.is_limited:
             return QuotaReport(None)
         resources: list[tuple[str, int, int]] = []
@@ -200,24 +236,29 @@ class MailStore:
 
     def read_acl(self, name: str) -> acl.Acl:
         self.require(name)
-        return acl.read_acl(self.root, name)
+        place = self.place(name)
+        return acl.read_acl(place.root, place.folder)
 
     def my_rights(self, name: str) -> str:
-        """The disk rights of the logged-in owner on one of their folders."""
-        return acl.rights_for(self.read_acl(name), self.login, self.options,
-                              owner_login=self.login)
+        """The session's disk rights on an existing folder."""
+        self.require(name)
+        return self.rights(name)
 
     def set_acl(self, name: str, identifier: str, rights: str) -> None:
         self.require(name)
+        place = self.place(name)
         disk_id = acl.imap_identifier_to_disk(identifier)
-        current = acl.read_acl(self.root, name)
-        acl.write_acl(self.root, name, acl.apply_setacl(current, disk_id, rights))
+        current = acl.read_acl(place.root, place.folder)
+        acl.write_acl(place.root, place.folder, acl.apply_setacl(current, disk_id, rights))
+        _note_acl_change(place)
 
     def delete_acl(self, name: str, identifier: str) -> None:
         self.require(name)
+        place = self.place(name)
         disk_id = acl.imap_identifier_to_disk(identifier)
-        current = acl.read_acl(self.root, name)
-        acl.write_acl(self.root, name, current.without(disk_id))
+        current = acl.read_acl(place.root, place.folder)
+        acl.write_acl(place.root, place.folder, current.without(disk_id))
+        _note_acl_change(place)
 
     # ------------------------------------------------------------ adding mail
 
@@ -266,3 +307,14 @@ class MailStore:
         scan = uiddb.scan_and_assign(folder)
         uid_of = {m.base: m.uid for m in scan.messages}
         return scan.uidvalidity, [uid_of.get(base, 0) for base in bases]
+
+
+def _note_acl_change(place: Place) -> None:
+    """Tell the reverse ACL index (when there is one) that a folder's ACL changed."""
+    try:
+        from postillion.maildir import aclindex  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    note = getattr(aclindex, "note_change", None)
+    if note is not None:
+        note(place.root, place.folder)

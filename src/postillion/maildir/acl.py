@@ -491,6 +491,22 @@ def read_acl(maildir: str, name: str) -> Acl:
     return inherited
 
 
+def peek_acl(maildir: str, name: str) -> Acl:
+    """The ACL :func:`read_acl` would give, without saving an inherited copy.
+
+    For readers that must not write into the maildir they look at (a
+    grantee probing another user's folder that may not exist).
+    """
+    normal = names.normalize(name)
+    while True:
+        own = _read_own(maildir, normal)
+        if own is not None:
+            return own
+        parent = names.parent_of(normal)
+        assert parent is not None  # INBOX always has an ACL (the default)
+        normal = parent
+
+
 def copy_parent_acl(maildir: str, name: str) -> Acl:
     """Give a new folder its parent's ACL, as IMAP CREATE does; return it.
 

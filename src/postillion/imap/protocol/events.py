@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .commands import Command
 from .errors import ErrorKind
@@ -33,13 +33,16 @@ class LiteralRequest:
     BAD; the client will not send the literal nor the rest of the command).
     ``command`` is the upper-case command name when known, ``size`` the
     announced length, ``binary`` true for ``~{n}``, ``index`` which literal
-    of the command this is (0 first)."""
+    of the command this is (0 first), ``prefix`` the command's text before
+    this literal (lets the session refuse, e.g. an APPEND to a folder the
+    user may not insert into, before the client sends the data)."""
 
     tag: bytes | None
     command: str | None
     size: int
     binary: bool = False
     index: int = 0
+    prefix: bytes = field(default=b"", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

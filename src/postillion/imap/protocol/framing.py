@@ -238,7 +238,8 @@ class Framer:
                 self._mode = _Mode.LITERAL
                 return _CONTINUE
             self._mode = _Mode.DECIDE
-            return LiteralRequest(tag, name, size, bool(binary), len(self._literals))
+            return LiteralRequest(tag, name, size, bool(binary), len(self._literals),
+                                  bytes(self._text[:marker.start() - len(line)]))
         # Refused: a synchronizing literal will not come; a
         # non-synchronizing one will, and is skipped with its command.
         self._reset_command()

@@ -16,9 +16,16 @@ from typing import TYPE_CHECKING
 from postillion.imap.mailstore import NewMessage
 from postillion.imap.protocol import SequenceSet, commands
 from postillion.imap.protocol import responses as r
-from postillion.imap.selected import MessageEntry, SelectedMailbox, flags_to_letters
+from postillion.imap.selected import (
+    MessageEntry,
+    SelectedMailbox,
+    flags_to_letters,
+    letters_to_flags,
+)
+from postillion.maildir import acl
 from postillion.maildir.errors import MailboxNotFound
 
+from . import access
 from .errors import CommandFailed
 
 if TYPE_CHECKING:
@@ -29,18 +36,29 @@ def _keywords(flags: frozenset[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(f for f in flags if not f.startswith("\\")))
 
 
-async def _target(session: Session, raw: bytes) -> str:
+async def _target(session: Session, raw: bytes, command: str) -> tuple[str, str]:
+    """The destination's name and the session's rights there (``i`` required,
+    checked before existence as Courier does)."""
     name = session.name_of(raw)
+    rights = await access.require(session, name, acl.RIGHT_INSERT, command)
     if not await asyncio.to_thread(session.mail().exists, name):
         raise CommandFailed("Mailbox does not exist.", r.TRYCREATE)
-    return name
+    return name, rights
+
+
+def _permitted(message: NewMessage, rights: str) -> NewMessage:
+    """Flags the destination's ACL does not allow are dropped (Courier)."""
+    flags = access.permitted_flags(letters_to_flags(message.letters), rights)
+    kept = access.permitted_flags(message.keywords, rights)
+    return NewMessage(message.data, flags_to_letters(flags), kept, message.mtime)
 
 
 async def append(session: Session, cmd: commands.Append) -> r.TaggedResponse:
-    name = await _target(session, cmd.mailbox)
-    new = [NewMessage(m.data.replace(b"\r\n", b"\n"), flags_to_letters(m.flags),
+    name, rights = await _target(session, cmd.mailbox, "APPEND")
+    new = [_permitted(NewMessage(m.data.replace(b"\r\n", b"\n"), flags_to_letters(m.flags),
                       _keywords(m.flags),
-                      m.internal_date.timestamp() if m.internal_date is not None else None)
+                      m.internal_date.timestamp() if m.internal_date is not None else None),
+                      rights)
            for m in cmd.messages]
     try:
         uidvalidity, uids = await asyncio.to_thread(
@@ -77,10 +95,10 @@ def _copies(selected: SelectedMailbox, entries: list[MessageEntry]) -> list[NewM
 
 
 async def _copy(session: Session, sequence: SequenceSet, raw: bytes, uid: bool,
-                ) -> tuple[list[MessageEntry], r.CopyUid | None]:
+                command: str) -> tuple[list[MessageEntry], r.CopyUid | None]:
     selected = session.selected
     assert selected is not None
-    name = await _target(session, raw)
+    name, rights = await _target(session, raw, command)
     try:
         pairs = selected.select(sequence, uid=uid, saved=session.saved_search)
     except ValueError as exc:
@@ -88,7 +106,7 @@ async def _copy(session: Session, sequence: SequenceSet, raw: bytes, uid: bool,
     entries = [entry for _seq, entry in pairs if not entry.expunged]
     if not entries:
         return [], None
-    copies = await asyncio.to_thread(_copies, selected, entries)
+    copies = [_permitted(c, rights) for c in await asyncio.to_thread(_copies, selected, entries)]
     uidvalidity, uids = await asyncio.to_thread(
         session.mail().add_messages, name, copies, use_keywords=session.config_keywords)
     code = None
@@ -100,16 +118,19 @@ async def _copy(session: Session, sequence: SequenceSet, raw: bytes, uid: bool,
 
 
 async def copy(session: Session, cmd: commands.Copy) -> r.TaggedResponse:
-    _entries, code = await _copy(session, cmd.sequence, cmd.mailbox, cmd.uid)
+    _entries, code = await _copy(session, cmd.sequence, cmd.mailbox, cmd.uid, "COPY")
     return r.TaggedResponse(cmd.tag, "OK", "COPY completed.", code)
 
 
 async def move(session: Session, cmd: commands.Move) -> r.TaggedResponse:
     selected = session.selected
     assert selected is not None
+    # MOVE deletes from the source: "t" (set \Deleted) and "e" (expunge) there.
+    access.require_selected(session, selected, acl.RIGHT_DELETEMSGS, "MOVE")
+    access.require_selected(session, selected, acl.RIGHT_EXPUNGE, "MOVE")
     if selected.readonly:
         raise CommandFailed("Mailbox is read-only.", r.READ_ONLY)
-    entries, code = await _copy(session, cmd.sequence, cmd.mailbox, cmd.uid)
+    entries, code = await _copy(session, cmd.sequence, cmd.mailbox, cmd.uid, "MOVE")
     if code is not None:
         await session.send(r.UntaggedStatus("OK", "Messages copied", code))
     await asyncio.to_thread(selected.remove, entries)

@@ -30,6 +30,7 @@ from postillion.imap.protocol import (
 )
 from postillion.imap.protocol import responses as r
 from postillion.imap.selected import SelectedMailbox, UidValidityChanged
+from postillion.imap.shared import Identity, SharedNamespace
 from postillion.maildir import quota
 
 from . import capabilities
@@ -205,6 +206,14 @@ class Session:
         await self.send(*answer)
 
     async def on_literal(self, event: LiteralRequest) -> None:
+        if event.command == "APPEND" and self.store is not None and event.index == 0:
+            from .access import refuse_append_early  # access imports this module
+
+            refusal = await refuse_append_early(self, event)
+            if refusal is not None:
+                self.conn.refuse_literal()
+                await self.send(refusal)
+                return
         if event.command == "APPEND" and self.store is not None:
             try:
                 fits = await asyncio.to_thread(quota.fits, self.store.root, event.size)
@@ -238,8 +247,17 @@ class Session:
         """Switch to the account (privileges first, then the mail store)."""
         await asyncio.to_thread(self.ctx.become, account)
         self.account = account
+        config = self.ctx.config
+        shared = SharedNamespace(
+            index_file=config.get_str("IMAP_SHAREDINDEXFILE"),
+            sharedgroup=account.options.sharedgroup,
+            disabled=account.options.disableshared,
+            complex_munging=config.get_bool("IMAP_SHAREDMUNGENAMES"),
+            own_maildir=account.maildir,
+            identity=Identity(account.login, str(account.options)))
         self.store = MailStore(account.maildir, account.login, str(account.options),
-                               trash_name=self.ctx.config.get_str("IMAP_TRASHFOLDERNAME"))
+                               trash_name=config.get_str("IMAP_TRASHFOLDERNAME"),
+                               shared=shared)
         self.conn.state = SessionState.AUTHENTICATED
         log.info("imap LOGIN, user=%s, ip=[%s]", sanitize(account.login), self.peer)
 

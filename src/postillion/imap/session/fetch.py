@@ -36,6 +36,8 @@ from postillion.message import (
 )
 from postillion.message.decode import decode_transfer
 
+from . import access
+
 if TYPE_CHECKING:
     from .core import Handler, Session
 
@@ -118,7 +120,8 @@ def _item(message: _Message, att: FetchAtt) -> r.FetchItem:
 
 def _fetch_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
                  atts: tuple[FetchAtt, ...], add_uid: bool) -> list[r.Response]:
-    sets_seen = not selected.readonly and any(a.sets_seen for a in atts)
+    sets_seen = (not selected.readonly and any(a.sets_seen for a in atts)
+                 and access.flag_allowed("\\Seen", access.selected_rights(selected)))
     wants_flags = any(a.name == "FLAGS" for a in atts)
     out: list[r.Response] = []
     for seq, entry in batch:

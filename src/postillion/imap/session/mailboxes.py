@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 from postillion.imap.mailstore import MailStore, canonical_pattern, wildcard_regex
 from postillion.imap.protocol import commands, decode_mailbox_name
 from postillion.imap.protocol import responses as r
-from postillion.maildir import names
-from postillion.maildir.errors import InvalidMailboxName
+from postillion.imap.shared import is_shared_name
+from postillion.maildir import acl, names
+from postillion.maildir.errors import InvalidMailboxName, MailboxNotFound
 from postillion.maildir.folders import FolderInfo
 
+from . import access, listing_shared
 from .errors import CommandFailed
 
 if TYPE_CHECKING:
@@ -23,8 +25,22 @@ def _is_open(session: Session, name: str) -> bool:
     return session.selected is not None and session.selected.name == name
 
 
+async def _require_parent_create(session: Session, name: str, command: str) -> None:
+    """Courier: creating a folder needs "c" on its parent."""
+    parent = name.rpartition(names.SEPARATOR)[0]
+    if not parent:
+        raise access.denied(session, command, name, acl.RIGHT_CREATE, "")
+    try:
+        rights = await access.rights_on(session, parent)
+    except MailboxNotFound:
+        rights = ""  # a share group or nothing at all: nobody creates there
+    if acl.RIGHT_CREATE not in rights:
+        raise access.denied(session, command, parent, acl.RIGHT_CREATE, rights)
+
+
 async def create(session: Session, cmd: commands.Create) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
+    await _require_parent_create(session, name, "CREATE")
     await asyncio.to_thread(session.mail().create, name)
     return r.TaggedResponse(cmd.tag, "OK", f'"{session.wire(name)}" created.')
 
@@ -34,6 +50,9 @@ async def delete(session: Session, cmd: commands.Delete) -> r.TaggedResponse:
     if _is_open(session, name):
         raise CommandFailed("Cannot delete currently-open folder.", r.INUSE)
     if name == names.INBOX:
+        raise CommandFailed("INBOX cannot be deleted.", r.CANNOT)
+    await access.require(session, name, acl.RIGHT_DELETEFOLDER, "DELETE")
+    if session.mail().place(name).folder == names.INBOX:
         raise CommandFailed("INBOX cannot be deleted.", r.CANNOT)
     await asyncio.to_thread(session.mail().delete, name)
     return r.TaggedResponse(cmd.tag, "OK", "Folder deleted.")
@@ -47,6 +66,10 @@ async def rename(session: Session, cmd: commands.Rename) -> r.TaggedResponse:
         raise CommandFailed("Can't RENAME the currently-open folder", r.INUSE)
     if old == names.INBOX:
         raise CommandFailed("INBOX rename not implemented.", r.CANNOT)
+    await access.require(session, old, acl.RIGHT_DELETEFOLDER, "RENAME")
+    if session.mail().place(old).folder == names.INBOX:
+        raise CommandFailed("INBOX rename not implemented.", r.CANNOT)
+    await _require_parent_create(session, new, "RENAME")
     await asyncio.to_thread(session.mail().rename, old, new)
     return r.TaggedResponse(cmd.tag, "OK", "Folder renamed.")
 
@@ -109,6 +132,9 @@ def _list_responses(session: Session, cmd: commands.List) -> list[r.Response]:
         if want_subscribed and info.name in subs:
             attrs.append("\\Subscribed")
         out.append(r.ListData(tuple(attrs), ".", session.wire(info.name)))
+    if not special_only:
+        out += listing_shared.list_shared(session, patterns, subs if want_subscribed else None,
+                                          subscribed_only)
     return out
 
 
@@ -126,6 +152,8 @@ def _lsub_responses(session: Session, cmd: commands.Lsub) -> list[r.Response]:
     out: list[r.Response] = []
     shown: set[str] = set()
     for sub in store.subscriptions():
+        if is_shared_name(sub):
+            continue  # listed by listing_shared, as Courier lists them
         name = canonical_pattern(sub)
         candidates = [name]
         if "%" in pattern:
@@ -144,6 +172,7 @@ def _lsub_responses(session: Session, cmd: commands.Lsub) -> list[r.Response]:
             if info is not None:
                 attrs.append("\\HasChildren" if info.has_children else "\\HasNoChildren")
             out.append(r.ListData(tuple(attrs), ".", session.wire(candidate), kind="LSUB"))
+    out += listing_shared.lsub_shared(session, pattern, store.subscriptions())
     return out
 
 
@@ -155,6 +184,7 @@ async def lsub(session: Session, cmd: commands.Lsub) -> r.TaggedResponse:
 
 async def status(session: Session, cmd: commands.Status) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
+    await access.require(session, name, acl.RIGHT_READ, "STATUS")
     counts = await asyncio.to_thread(session.mail().status, name)
     values = {"MESSAGES": counts.messages, "RECENT": counts.recent, "UIDNEXT": counts.uidnext,
               "UIDVALIDITY": counts.uidvalidity, "UNSEEN": counts.unseen}

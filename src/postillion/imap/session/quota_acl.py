@@ -10,7 +10,7 @@ from postillion.imap.protocol import commands
 from postillion.imap.protocol import responses as r
 from postillion.maildir import acl
 
-from .errors import CommandFailed
+from . import access
 
 if TYPE_CHECKING:
     from .core import Handler, Session
@@ -41,14 +41,10 @@ async def setquota(session: Session, cmd: commands.SetQuota) -> r.TaggedResponse
     return r.TaggedResponse(cmd.tag, "NO", "SETQUOTA No permission.", r.NOPERM)
 
 
-async def _rights(session: Session, name: str) -> str:
-    return await asyncio.to_thread(session.mail().my_rights, name)
-
-
 async def _require_admin(session: Session, name: str, command: str) -> None:
-    if acl.RIGHT_ADMINISTER not in await _rights(session, name):
-        raise CommandFailed(f'Access denied for {command} on {session.wire(name)} '
-                            f'(ACL "a" required)', r.NOPERM)
+    """``a`` on the folder (checked first, as Courier does), then existence."""
+    await access.require(session, name, acl.RIGHT_ADMINISTER, command)
+    await asyncio.to_thread(session.mail().require, name)
 
 
 def _text(raw: bytes) -> str:
@@ -82,7 +78,11 @@ async def deleteacl(session: Session, cmd: commands.DeleteAcl) -> r.TaggedRespon
 
 async def myrights(session: Session, cmd: commands.MyRights) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
-    rights = await _rights(session, name)
+    rights = await access.rights_on(session, name)
+    if not any(right in rights for right in access.ANY_RIGHT):
+        # Courier refuses MYRIGHTS without any right in GETACL's words.
+        raise access.denied(session, "GETACL", name, acl.RIGHT_ADMINISTER, rights)
+    await asyncio.to_thread(session.mail().require, name)
     await session.send(r.MyRightsData(session.wire(name), acl.to_rfc4314(rights)))
     return r.TaggedResponse(cmd.tag, "OK", "MYRIGHTS completed.")
 
@@ -90,7 +90,6 @@ async def myrights(session: Session, cmd: commands.MyRights) -> r.TaggedResponse
 async def listrights(session: Session, cmd: commands.ListRights) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
     await _require_admin(session, name, "LISTRIGHTS")
-    await asyncio.to_thread(session.mail().require, name)
     await session.send(r.ListRightsData(session.wire(name), _text(cmd.identifier), "",
                                         ("a", "c", "d", "i", "l", "p", "r", "s", "w")))
     return r.TaggedResponse(cmd.tag, "OK", "LISTRIGHTS completed.")

@@ -16,6 +16,7 @@ from postillion.imap.protocol import responses as r
 from postillion.imap.selected import SelectedMailbox, UidValidityChanged
 from postillion.maildir import acl
 
+from . import access
 from .core import SessionEnd
 from .errors import ERROR_TEXT, CommandFailed
 
@@ -29,13 +30,13 @@ async def _open(session: Session, tag: bytes, raw: bytes, readonly: bool) -> r.T
     await session.deselect()
     name = session.name_of(raw)
     store = session.mail()
+    rights = await access.require(session, name, acl.RIGHT_READ, "SELECT/EXAMINE")
     folder_dir = await asyncio.to_thread(store.require, name)
-    rights = await asyncio.to_thread(store.my_rights, name)
-    if acl.RIGHT_READ not in rights:
-        raise CommandFailed(f'Access denied for SELECT/EXAMINE on {session.wire(name)} '
-                            f'(ACL "r" required)', r.NOPERM)
+    # Courier: read-only unless some right lets the session change the folder.
+    readonly = readonly or not any(right in rights for right in access.WRITE_RIGHTS)
     selected = SelectedMailbox(name, folder_dir, readonly=readonly,
                                use_keywords=session.config_keywords)
+    access.remember(selected, rights)
     untagged = await asyncio.to_thread(selected.open)
     untagged.append(r.UntaggedStatus("OK", "ACL", r.MyRightsCode(acl.to_list_extension(rights))))
     await session.send(*untagged)
@@ -55,7 +56,8 @@ async def examine(session: Session, cmd: commands.Examine) -> r.TaggedResponse:
 async def close(session: Session, cmd: commands.Close) -> r.TaggedResponse:
     selected = session.selected
     await session.deselect()
-    if selected is not None and not selected.readonly:
+    if selected is not None and not selected.readonly and \
+            acl.RIGHT_EXPUNGE in access.selected_rights(selected):
         await asyncio.to_thread(selected.expunge)
     return r.TaggedResponse(cmd.tag, "OK", "mailbox closed.")
 
@@ -76,6 +78,7 @@ def _selected(session: Session) -> SelectedMailbox:
 
 async def expunge(session: Session, cmd: commands.Expunge) -> r.TaggedResponse:
     selected = _selected(session)
+    access.require_selected(session, selected, acl.RIGHT_EXPUNGE, "EXPUNGE")
     if selected.readonly:
         raise CommandFailed("Mailbox is read-only.", r.READ_ONLY)
     await asyncio.to_thread(selected.expunge)
@@ -84,6 +87,7 @@ async def expunge(session: Session, cmd: commands.Expunge) -> r.TaggedResponse:
 
 async def uid_expunge(session: Session, cmd: commands.UidExpunge) -> r.TaggedResponse:
     selected = _selected(session)
+    access.require_selected(session, selected, acl.RIGHT_EXPUNGE, "EXPUNGE")
     if selected.readonly:
         raise CommandFailed("Mailbox is read-only.", r.READ_ONLY)
     uids = {entry.uid for _seq, entry in selected.select(cmd.uids, uid=True)}

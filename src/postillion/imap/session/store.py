@@ -17,6 +17,8 @@ from postillion.imap.protocol.fetchdata import flags_item, uid_item
 from postillion.imap.selected import RECENT, MessageEntry, SelectedMailbox, ordered_flags
 from postillion.maildir.errors import MessageNotFound
 
+from . import access
+
 if TYPE_CHECKING:
     from .core import Handler, Session
 
@@ -25,6 +27,7 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
            cmd: commands.Store) -> list[r.Response]:
     given = frozenset(f for f in cmd.flags if f != RECENT
                       and (f.startswith("\\") or selected.use_keywords))
+    rights = access.selected_rights(selected)
     out: list[r.Response] = []
     for seq, entry in pairs:
         if entry.expunged:
@@ -35,6 +38,8 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
             new = entry.flags | given
         else:
             new = entry.flags - given
+        # Courier: a flag the ACL does not allow to change keeps its value, silently.
+        new = access.permitted_change(entry.flags, new, rights)
         if new != entry.flags and not selected.readonly:
             try:
                 selected.store_flags(entry, new)
@@ -57,7 +62,8 @@ async def store(session: Session, cmd: commands.Store) -> r.TaggedResponse:
     except ValueError as exc:
         await session.send(r.UntaggedStatus("NO", str(exc)))
         return r.TaggedResponse(cmd.tag, "OK", "STORE completed.")
-    if not selected.readonly and selected.use_keywords and cmd.mode is not StoreMode.REMOVE:
+    if not selected.readonly and selected.use_keywords and cmd.mode is not StoreMode.REMOVE \
+            and access.flag_allowed("keyword", access.selected_rights(selected)):
         fresh = {f for f in cmd.flags if not f.startswith("\\")} - set(selected.announced_keywords)
         if fresh and pairs:
             selected.announced_keywords = tuple(sorted({*selected.announced_keywords, *fresh}))

@@ -1,0 +1,206 @@
+"""Where a mailbox name lives, and who may do what there.
+
+Two namespaces reach mail: one's own maildir (``INBOX``, ``INBOX.A``) and
+Courier's virtual shared folders (``#shared.<share>.A``), whose maildirs
+come from the shared index (:mod:`postillion.maildir.sharedindex`) and
+nowhere else: a client's name only ever selects an index entry and a folder
+name validated by :mod:`postillion.maildir.names`, so it can never reach
+outside the maildirs the index lists.
+
+Rights are Courier's (ACL2=UNION): the union of the entries that apply to
+the session's identity (``user=LOGIN``, every ``group=`` option,
+``administrators`` for ``group=administrators``, ``anyone``), minus the
+negative ones; ``owner`` is the owner of the maildir being accessed -- for
+a ``#shared`` folder the share's account, never the grantee.
+
+A folder the user may not look up (no ``l``) must be indistinguishable from
+one that does not exist: every decision about such a name depends on the
+rights alone (a missing folder has its parent's rights, as in Courier), and
+refusals carry ``[NONEXISTENT]``; refusals on folders the user can see carry
+``[NOPERM]``.  Texts are Courier's (``Access denied for SELECT/EXAMINE on
+#shared.paul.Private (ACL "r" required)``).
+
+Listing ``#shared.*`` shows what Courier 5 shows: folders on which the user
+holds ``l``, their parents (share groups, the share, intermediate folders)
+as ``\\Noselect \\HasChildren`` unless visible themselves; never one's own
+maildir, never entries whose maildir is missing, nothing with
+``disableshared``.  The candidates come from the reverse ACL index when it
+is available (:func:`_candidates`), else from every account's ACL files.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from postillion.maildir import acl, names, sharedindex
+from postillion.maildir.errors import InvalidMailboxName, MailboxNotFound
+from postillion.maildir.folders import Maildir
+
+SHARED_PREFIX = sharedindex.NAMESPACE + sharedindex.SEPARATOR  # "#shared."
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The logged-in account as ACL entries see it."""
+
+    login: str
+    options: str = ""
+
+    def rights(self, entries: acl.Acl, owner_login: str | None) -> str:
+        return acl.rights_for(entries, self.login, self.options, owner_login=owner_login)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A mailbox name resolved: the maildir, the folder in it, its owner."""
+
+    name: str          # as the session names it: INBOX.A or #shared.paul.A
+    root: str          # the maildir
+    folder: str        # INBOX or INBOX.A within ``root``
+    owner: str         # login owning ``root`` (the ``owner`` identifier)
+    shared: bool
+
+    @property
+    def folder_dir(self) -> str:
+        return names.folder_path(self.root, self.folder)
+
+
+@dataclass(frozen=True, slots=True)
+class SharedFolder:
+    """One line of a ``#shared`` listing."""
+
+    name: str
+    selectable: bool
+    has_children: bool
+
+
+def is_shared_name(name: str) -> bool:
+    return name == sharedindex.NAMESPACE or name.startswith(SHARED_PREFIX)
+
+
+_Stamp = tuple[int, int, int]
+
+
+class _TreeCache:
+    """Loaded index trees, reloaded when the index file changes (process-wide:
+    every session of a user reads the same few files)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._trees: dict[tuple[str, bool], tuple[_Stamp, sharedindex.SharedTree]] = {}
+
+    def get(self, path: str, complex_munging: bool) -> sharedindex.SharedTree:
+        try:
+            st = os.stat(path)
+            stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
+        except OSError:
+            stamp = (0, 0, 0)
+        key = (path, complex_munging)
+        with self._lock:
+            cached = self._trees.get(key)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+        tree = sharedindex.load_tree(path, complex_munging)
+        with self._lock:
+            self._trees[key] = (stamp, tree)
+        return tree
+
+
+TREES = _TreeCache()
+
+
+class SharedNamespace:
+    """The ``#shared.`` universe of one session."""
+
+    def __init__(self, *, index_file: str, sharedgroup: str | None, disabled: bool,
+                 complex_munging: bool, own_maildir: str, identity: Identity) -> None:
+        self.index_file = sharedindex.index_file_for(index_file, sharedgroup)
+        self.disabled = disabled
+        self.complex_munging = complex_munging
+        self.identity = identity
+        try:
+            self._own: os.stat_result | None = os.stat(own_maildir)
+        except OSError:
+            self._own = None
+
+    def tree(self) -> sharedindex.SharedTree:
+        return TREES.get(self.index_file, self.complex_munging)
+
+    # ------------------------------------------------------------ names
+
+    def locate(self, name: str) -> Place:
+        """The place of ``#shared.<share>[.A.B]``; MailboxNotFound for group
+        levels, unknown shares, one's own maildir, missing homes, and
+        everything when shared folders are disabled."""
+        if self.disabled:
+            raise MailboxNotFound(name)
+        found = self.tree().find(name)
+        if found is None:
+            raise MailboxNotFound(name)
+        account, folder = found
+        if not account.available(self._own):
+            raise MailboxNotFound(name)
+        try:
+            folder = names.normalize(folder)
+        except InvalidMailboxName:
+            raise
+        return Place(name, account.maildir, folder, account.entry.name, True)
+
+    def rights(self, place: Place) -> str:
+        """Effective rights, without writing into the owner's maildir."""
+        return self.identity.rights(acl.peek_acl(place.root, place.folder), place.owner)
+
+    # ------------------------------------------------------------ listing
+
+    def _accounts(self) -> Iterator[sharedindex.SharedAccount]:
+        for account in self.tree().accounts:
+            if account.available(self._own):
+                yield account
+
+    def visible(self) -> list[SharedFolder]:
+        """Every ``#shared`` name Courier 5 lists for this user, parents
+        included, in no particular order."""
+        if self.disabled:
+            return []
+        shown: dict[str, SharedFolder] = {}
+        for account, folders in _candidates(self, self._accounts()):
+            for folder in folders:
+                place = Place(account.folder_name(folder), account.maildir, folder,
+                              account.entry.name, True)
+                try:
+                    rights = self.rights(place)
+                except (OSError, acl.AclError, InvalidMailboxName):
+                    continue
+                if acl.RIGHT_LOOKUP not in rights:
+                    continue
+                shown[place.name] = SharedFolder(place.name, True, False)
+        for name in list(shown):
+            parts = name.split(".")
+            for size in range(2, len(parts)):
+                parent = ".".join(parts[:size])
+                known = shown.get(parent)
+                if known is None:
+                    shown[parent] = SharedFolder(parent, False, True)
+                elif not known.has_children:
+                    shown[parent] = SharedFolder(parent, known.selectable, True)
+        return list(shown.values())
+
+
+def _folders_of(maildir: str) -> list[str]:
+    """Every folder name of a maildir that exists as a directory (INBOX first)."""
+    try:
+        infos = Maildir(maildir).list_folders()
+    except OSError:
+        return []
+    return [info.name for info in infos if info.selectable]
+
+
+def _candidates(space: SharedNamespace, accounts: Iterable[sharedindex.SharedAccount],
+                ) -> Iterator[tuple[sharedindex.SharedAccount, list[str]]]:
+    """(account, folder names) that may be visible: every folder of every
+    account, each checked against its ACL by the caller (Courier 5's way)."""
+    for account in accounts:
+        yield account, _folders_of(account.maildir)
