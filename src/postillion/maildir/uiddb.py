@@ -33,7 +33,9 @@ import itertools
 import logging
 import os
 import re
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -45,6 +47,7 @@ from postillion.maildir.folders import (
     NEW,
     MessageFile,
     list_message_files,
+    listing_token,
     order_key,
 )
 
@@ -144,6 +147,62 @@ def format_uiddb(db: UidDb) -> bytes:
     return os.fsencode("".join(out))
 
 
+# The last parse of each folder's file, by the file's (inode, size,
+# mtime_ns): the file is only ever replaced by rename, so an equal stamp is
+# the same content, and a 100,000-line file is not parsed again at every
+# scan.  Entries and the reverse map are never changed once remembered.
+FileStamp = tuple[int, int, int]
+_PARSED_MEMO_SIZE = 256
+_parsed: OrderedDict[str, tuple[FileStamp, UidDb, dict[str, int]]] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _file_stamp(st: os.stat_result) -> FileStamp:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _remember_parse(folder_dir: str, stamp: FileStamp, db: UidDb) -> dict[str, int]:
+    known = {base: uid for uid, base in db.entries}
+    with _parsed_lock:
+        _parsed[folder_dir] = (stamp, db, known)
+        _parsed.move_to_end(folder_dir)
+        while len(_parsed) > _PARSED_MEMO_SIZE:
+            _parsed.popitem(last=False)
+    return known
+
+
+# The last answer of a scan that changed nothing, by folder and mode; given
+# again while the uid database and the listing are the very same objects.
+_scans: dict[tuple[str, bool], tuple[UidDb, object, FolderScan]] = {}
+
+
+def forget_parses() -> None:
+    """Drop every remembered parse and scan (tests; memory)."""
+    with _parsed_lock:
+        _parsed.clear()
+        _scans.clear()
+
+
+def _read_known(folder_dir: str) -> tuple[UidDb | None, dict[str, int]]:
+    """The parsed file and its base name -> UID map, from the memo when
+    the file is the one parsed last."""
+    try:
+        stamp = _file_stamp(os.stat(os.path.join(folder_dir, UIDDB)))
+    except OSError:
+        stamp = None
+    if stamp is not None:
+        with _parsed_lock:
+            found = _parsed.get(folder_dir)
+        if found is not None and found[0] == stamp:
+            return found[1], found[2]
+    db = read_uiddb(folder_dir)
+    if db is None:
+        return None, {}
+    if stamp is None:
+        return db, {base: uid for uid, base in db.entries}
+    return db, _remember_parse(folder_dir, stamp, db)
+
+
 def read_uiddb(folder_dir: str) -> UidDb | None:
     """The folder's uid database, or ``None`` if missing or unusable."""
     path = os.path.join(folder_dir, UIDDB)
@@ -220,9 +279,11 @@ def write_uiddb(folder_dir: str, db: UidDb, *, durable: bool = True) -> bool:
                 view = view[os.write(fd, view):]
             if durable:
                 os.fsync(fd)
+            stamp = _file_stamp(os.fstat(fd))
         finally:
             os.close(fd)
         os.rename(path, os.path.join(folder_dir, UIDDB))
+        _remember_parse(folder_dir, stamp, db)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -232,7 +293,7 @@ def write_uiddb(folder_dir: str, db: UidDb, *, durable: bool = True) -> bool:
 
 
 def _assign(folder_dir: str, readonly: bool) -> FolderScan:
-    old = read_uiddb(folder_dir)
+    old, known = _read_known(folder_dir)
     damaged_in_place = os.path.isdir(os.path.join(folder_dir, UIDDB))
     dirty = old is None
     if old is None:
@@ -254,8 +315,16 @@ def _assign(folder_dir: str, readonly: bool) -> FolderScan:
     else:
         db = old
 
-    known = dict(((base, uid) for uid, base in db.entries))
+    token = listing_token(folder_dir)
     files = list_message_files(folder_dir, known)
+    memo_key = (folder_dir, readonly)
+    with _parsed_lock:
+        last = _scans.get(memo_key)
+    if (last is not None and not dirty and last[0] is db and last[1] is token
+            and token is listing_token(folder_dir)):
+        # Same uid database, same listing (the directories proved unchanged):
+        # the same answer, without 100,000 records rebuilt.
+        return last[2]
     if not readonly:
         files = _move_new(folder_dir, files)
 
@@ -274,9 +343,12 @@ def _assign(folder_dir: str, readonly: bool) -> FolderScan:
             kept.append((uid, entry))
     if len(kept) != len(known):
         dirty = True  # entries of vanished messages are dropped
-    kept.sort(key=lambda pair: pair[0])
+    kept.sort(key=_first)
     fresh.sort(key=lambda entry: order_key(entry.filename))
-    messages = [ScannedMessage(uid, e.filename, e.subdir, e.flags, e.size) for uid, e in kept]
+    # tuple.__new__ directly: a NamedTuple's own __new__ is a Python call,
+    # and this runs once per message.
+    make = tuple.__new__
+    messages = [make(ScannedMessage, (uid, e[1], e[0], e[3], e[4])) for uid, e in kept]
     for entry in fresh:
         messages.append(ScannedMessage(nextuid, entry.filename, entry.subdir, entry.flags,
                                        entry.size))
@@ -288,15 +360,22 @@ def _assign(folder_dir: str, readonly: bool) -> FolderScan:
         new_db = UidDb(db.uidvalidity, nextuid,
                        [(m.uid, m.base) for m in messages])
         rewritten = write_uiddb(folder_dir, new_db)
-    return FolderScan(db.uidvalidity, nextuid, messages, rewritten)
+    result = FolderScan(db.uidvalidity, nextuid, messages, rewritten)
+    if not dirty and not any(e[0] == NEW for e in files.values()):
+        with _parsed_lock:
+            _scans[memo_key] = (db, token, result)
+    return result
+
+
+def _first(pair: tuple[int, MessageFile]) -> int:
+    return pair[0]
 
 
 def _move_new(folder_dir: str, files: dict[str, MessageFile]) -> dict[str, MessageFile]:
     """Move the listed new/ messages to cur/ (``:2,`` appended, as imapd does)."""
     lost: list[str] = []
-    for base, entry in list(files.items()):
-        if entry.subdir != NEW:
-            continue
+    for entry in [e for e in files.values() if e[0] == NEW]:
+        base = entry.base
         target = entry.filename if ":" in entry.filename else entry.filename + ":2,"
         try:
             os.rename(os.path.join(folder_dir, NEW, entry.filename),
