@@ -15,4 +15,5 @@ TOOLS: dict[str, str] = {
     "authenumerate": "postillion.tools.authenumerate",
     "sharedindexsplit": "postillion.tools.sharedindexsplit",
     "sharedindexinstall": "postillion.tools.sharedindexinstall",
+    "sharedacl": "postillion.tools.sharedacl",
 }

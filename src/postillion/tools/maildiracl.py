@@ -83,13 +83,22 @@ def _dispatch(command: str, maildir: str, name: str, rest: list[str], out: list[
     elif command == "-set":
         changed = aclmod.set_entry(current, rest[0], rest[1])
         aclmod.write_acl(maildir, name, changed)
+        note_acl_change(maildir)
     elif command == "-delete":
         aclmod.write_acl(maildir, name, current.without(rest[0]))
+        note_acl_change(maildir)
     else:
         wanted = frozenset(rest)
         out.append(aclmod.compute(current, wanted.__contains__) + "\n")
 
 
+
+
+def note_acl_change(maildir: str) -> None:
+    """Keep the reverse index of #shared. folders current (imported only when needed)."""
+    from postillion.maildir.sharedacl_index import note_acl_change as note
+
+    note(maildir)
 
 
 def main(argv: list[str] | None = None) -> int:
