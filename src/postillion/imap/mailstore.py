@@ -197,17 +197,20 @@ class MailStore:
         place = self.place(name)
         Maildir(place.root).create(place.folder)
         acl.copy_parent_acl(place.root, place.folder)
+        self._acl_changed(place)
 
     def delete(self, name: str) -> None:
         place = self.place(name)
         Maildir(place.root).delete(place.folder)
         acl.delete_acl_files(place.root, place.folder)
+        self._acl_changed(place)
 
     def rename(self, old: str, new: str) -> None:
         source, target = self.place(old), self.place(new)
         if source.root != target.root:
             raise PermissionDenied("Cannot move folders between mailboxes of different owners.")
         Maildir(source.root).rename(source.folder, target.folder)
+        self._acl_changed(source)
 
     # ------------------------------------------------------------ status
 
@@ -250,7 +253,7 @@ class MailStore:
         disk_id = acl.imap_identifier_to_disk(identifier)
         current = acl.read_acl(place.root, place.folder)
         acl.write_acl(place.root, place.folder, acl.apply_setacl(current, disk_id, rights))
-        _note_acl_change(place)
+        self._acl_changed(place)
 
     def delete_acl(self, name: str, identifier: str) -> None:
         self.require(name)
@@ -258,7 +261,11 @@ class MailStore:
         disk_id = acl.imap_identifier_to_disk(identifier)
         current = acl.read_acl(place.root, place.folder)
         acl.write_acl(place.root, place.folder, current.without(disk_id))
-        _note_acl_change(place)
+        self._acl_changed(place)
+
+    def _acl_changed(self, place: Place) -> None:
+        if self.shared is not None:
+            self.shared.acl_changed(place)
 
     # ------------------------------------------------------------ adding mail
 
@@ -308,13 +315,3 @@ class MailStore:
         uid_of = {m.base: m.uid for m in scan.messages}
         return scan.uidvalidity, [uid_of.get(base, 0) for base in bases]
 
-
-def _note_acl_change(place: Place) -> None:
-    """Tell the reverse ACL index (when there is one) that a folder's ACL changed."""
-    try:
-        from postillion.maildir import aclindex  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    note = getattr(aclindex, "note_change", None)
-    if note is not None:
-        note(place.root, place.folder)

@@ -24,20 +24,22 @@ Listing ``#shared.*`` shows what Courier 5 shows: folders on which the user
 holds ``l``, their parents (share groups, the share, intermediate folders)
 as ``\\Noselect \\HasChildren`` unless visible themselves; never one's own
 maildir, never entries whose maildir is missing, nothing with
-``disableshared``.  The candidates come from the reverse ACL index when it
-is available (:func:`_candidates`), else from every account's ACL files.
+``disableshared``.  The candidates come from the reverse ACL index
+(:mod:`postillion.maildir.sharedacl_index`: grantee -> folders with ``l``,
+rebuilt from the maildirs when missing), and each is checked once more
+against its ACL files with this module's rules before it is shown, so LIST
+never offers what SELECT would refuse to look up.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from postillion.maildir import acl, names, sharedindex
 from postillion.maildir.errors import InvalidMailboxName, MailboxNotFound
-from postillion.maildir.folders import Maildir
+from postillion.maildir.sharedacl_index import SharedAclIndex, default_path, note_acl_change
 
 SHARED_PREFIX = sharedindex.NAMESPACE + sharedindex.SEPARATOR  # "#shared."
 
@@ -111,6 +113,19 @@ class _TreeCache:
 
 TREES = _TreeCache()
 
+_indexes: dict[str, SharedAclIndex] = {}
+_indexes_lock = threading.Lock()
+
+
+def reverse_index(path: str) -> SharedAclIndex:
+    """One loaded reverse ACL index per file and process (it reloads itself
+    when the file changes)."""
+    with _indexes_lock:
+        index = _indexes.get(path)
+        if index is None:
+            index = _indexes[path] = SharedAclIndex(path)
+        return index
+
 
 class SharedNamespace:
     """The ``#shared.`` universe of one session."""
@@ -118,9 +133,11 @@ class SharedNamespace:
     def __init__(self, *, index_file: str, sharedgroup: str | None, disabled: bool,
                  complex_munging: bool, own_maildir: str, identity: Identity) -> None:
         self.index_file = sharedindex.index_file_for(index_file, sharedgroup)
+        self.acl_index_file = default_path(index_file)
         self.disabled = disabled
         self.complex_munging = complex_munging
         self.identity = identity
+        self._own_maildir = own_maildir
         try:
             self._own: os.stat_result | None = os.stat(own_maildir)
         except OSError:
@@ -153,29 +170,31 @@ class SharedNamespace:
         """Effective rights, without writing into the owner's maildir."""
         return self.identity.rights(acl.peek_acl(place.root, place.folder), place.owner)
 
-    # ------------------------------------------------------------ listing
+    def acl_changed(self, place: Place) -> None:
+        """Keep the reverse ACL index current after SETACL/DELETEACL/CREATE/
+        DELETE/RENAME in ``place``'s maildir (never raises)."""
+        note_acl_change(place.root, self.acl_index_file)
 
-    def _accounts(self) -> Iterator[sharedindex.SharedAccount]:
-        for account in self.tree().accounts:
-            if account.available(self._own):
-                yield account
+    # ------------------------------------------------------------ listing
 
     def visible(self) -> list[SharedFolder]:
         """Every ``#shared`` name Courier 5 lists for this user, parents
         included, in no particular order."""
         if self.disabled:
             return []
+        own = self._own_maildir
+        index = reverse_index(self.acl_index_file)
+        with _lookup_lock:
+            found = index.lookup(self.tree(), self.identity.login, self.identity.options,
+                                 own_maildir=own)
         shown: dict[str, SharedFolder] = {}
-        for account, folders in _candidates(self, self._accounts()):
-            for folder in folders:
-                place = Place(account.folder_name(folder), account.maildir, folder,
-                              account.entry.name, True)
-                try:
-                    rights = self.rights(place)
-                except (OSError, acl.AclError, InvalidMailboxName):
-                    continue
-                if acl.RIGHT_LOOKUP not in rights:
-                    continue
+        for item in found:
+            place = Place(item.name, item.maildir, item.folder, item.account.entry.name, True)
+            try:
+                rights = self.rights(place)
+            except (OSError, acl.AclError, InvalidMailboxName):
+                continue
+            if acl.RIGHT_LOOKUP in rights:
                 shown[place.name] = SharedFolder(place.name, True, False)
         for name in list(shown):
             parts = name.split(".")
@@ -189,18 +208,4 @@ class SharedNamespace:
         return list(shown.values())
 
 
-def _folders_of(maildir: str) -> list[str]:
-    """Every folder name of a maildir that exists as a directory (INBOX first)."""
-    try:
-        infos = Maildir(maildir).list_folders()
-    except OSError:
-        return []
-    return [info.name for info in infos if info.selectable]
-
-
-def _candidates(space: SharedNamespace, accounts: Iterable[sharedindex.SharedAccount],
-                ) -> Iterator[tuple[sharedindex.SharedAccount, list[str]]]:
-    """(account, folder names) that may be visible: every folder of every
-    account, each checked against its ACL by the caller (Courier 5's way)."""
-    for account in accounts:
-        yield account, _folders_of(account.maildir)
+_lookup_lock = threading.Lock()  # one index object is shared by the sessions' threads
