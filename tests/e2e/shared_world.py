@@ -58,8 +58,9 @@ class SharedWorld:
         acl.set_rights(self.maildir(login), name, identifier, rights)
 
     def deliver(self, login: str, name: str, body: bytes, flags: str | None = None) -> str:
-        return delivery.deliver(Maildir(self.maildir(login)).path(name), body, flags=flags,
-                                durable=False)
+        target = self.maildir(login) if name in ("", "INBOX") else \
+            Maildir(self.maildir(login)).path(name)
+        return delivery.deliver(target, body, flags=flags, durable=False)
 
     def context(self, **overrides: str) -> ServerContext:
         env = dict(self.env)
