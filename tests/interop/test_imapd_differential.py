@@ -26,6 +26,7 @@ keeps both maildirs and transcripts for working on a case by hand.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,6 +212,17 @@ DIFFERENCES: dict[str, Differs] = {
                              "we refuse the command; Courier says * NO and then OK"),
     "COPY 99 INBOX.Work": Differs(RFC, "a sequence number beyond EXISTS is an error for COPY "
                                   "(RFC 3501 7.4.1/9); Courier says * NO twice and then OK"),
+    "FETCH 1:4294967296 FLAGS": Differs(RFC, "4294967296 is no RFC 3501 number (below 2^32): we "
+                                        "refuse the command; Courier answers the messages it "
+                                        "has, then * NO and OK"),
+    "THREAD ORDEREDSUBJECT UTF-8 SEEN": Differs(RFC, "no thread: RFC 5256 thread-data is THREAD "
+                                                "alone; Courier writes \"* THREAD \" with a "
+                                                "trailing space"),
+    "MOVE 1 INBOX.Archive": Differs(DOCUMENTED, "RFC 6851 MOVE is offered; Courier has none "
+                                    "(docs/imap-session.md)"),
+    "STATUS INBOX.Archive (MESSAGES)": Differs(DOCUMENTED, "the message MOVEd there"),
+    "UNSELECT": Differs(DOCUMENTED, "RFC 3691 UNSELECT is offered; Courier has none "
+                        "(docs/imap-session.md)"),
     "SEARCH OR (FROM bob) (SUBJECT weekly)": Differs(COURIER_BUG, "FROM is the message's From: "
                                                      "(RFC 3501); Courier also matches the "
                                                      "From: of a message/rfc822 body"),
@@ -383,3 +395,46 @@ def test_report(comparisons: dict[str, Comparison]) -> None:
     REPORT.write_text(text, encoding="utf-8")
     print("\n" + text)
     assert not failures, failures
+
+
+FAKE_SERVER = r'''
+import sys
+out, inp = sys.stdout.buffer, sys.stdin.buffer
+out.write(b"* PREAUTH fake\r\n"); out.flush()
+while True:
+    line = inp.readline()
+    if not line:
+        break
+    tag, _, rest = line.partition(b" ")
+    if rest.startswith(b"APPEND"):
+        out.write(b"+ go ahead\r\n"); out.flush()
+        data = inp.read(6) + inp.readline()
+        out.write(b"* 1 FETCH (BODY[] {6}\r\n" + data[:6] + b" UID 1)\r\n")
+        out.write(tag + b" OK done\r\n"); out.flush()
+    elif rest.startswith(b"IDLE"):
+        out.write(b"+ idling\r\n"); out.flush()
+        assert inp.readline() == b"DONE\r\n"
+        out.write(tag + b" OK idle done\r\n"); out.flush()
+    elif rest.startswith(b"HANG"):
+        inp.readline()
+    else:
+        out.write(tag + b" BAD what\r\n"); out.flush()
+'''
+
+
+def test_driver_waits_for_continuations_reads_literals_and_gives_up_in_time(
+        tmp_path: Path) -> None:
+    from tests.interop.differential.driver import Step, run_script
+
+    steps = [Step("APPEND INBOX {LIT}", (b"ab\r\ncd",)), Step("IDLE", continuation="DONE"),
+             Step("HANG"), Step("NOOP")]
+    exchanges = run_script([sys.executable, "-c", FAKE_SERVER], tmp_path,
+                           {"PATH": "/usr/bin:/bin"}, steps, timeout=2.0)
+    greeting, append, idle, hang, noop = exchanges
+    assert greeting.lines == [b"* PREAUTH fake"]
+    # The literal in the response holds a CRLF: still one logical line.
+    assert append.lines == [b"+ go ahead", b"* 1 FETCH (BODY[] {6}\r\nab\r\ncd UID 1)",
+                            b"t0001 OK done"]
+    assert idle.lines == [b"+ idling", b"t0002 OK idle done"] and not idle.problem
+    assert hang.problem.startswith("no output for")
+    assert noop.problem.startswith("not sent")
