@@ -11,40 +11,48 @@ CHECK, IDLE and the end of every command go through it (the pymap
 ``SelectedMailbox.fork`` idea, DESIGN habit 7).
 
 Messages the disk lost while expunges could not be sent stay in the view
-as ghosts (``expunged``): their sequence numbers stay valid until the
-next sync that may send EXPUNGE.
+as ghosts (:meth:`SelectedMailbox.is_expunged`): their sequence numbers
+stay valid until the next sync that may send EXPUNGE.
+
+The folder itself is read through the process's
+:class:`~postillion.imap.sharedfolder.SharedFolder`: one scan per change
+for all sessions, immutable message entries shared by them, and a view
+that is the shared snapshot's own list until this session must differ
+from it (copy on write).  A session that was up to date catches up in
+O(changes) through the snapshot deltas.
 
 Synchronous and file-touching: the session runs :meth:`sync` and
-:meth:`open` in a thread.
+:meth:`open` in a thread; :meth:`sync_async` does the cheap part on the
+event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from postillion.imap.protocol import SequenceSet
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol.fetchdata import flags_item
-from postillion.maildir import folders, keywords, quota, uiddb
-from postillion.maildir.errors import MailboxNotFound, MessageNotFound
-from postillion.maildir.filenames import base_name, flags_of, size_from_name
-from postillion.message import crlf_length
+from postillion.maildir import folders, keywords, quota
+from postillion.maildir.errors import MessageNotFound
+from postillion.maildir.filenames import flags_of, size_from_name
 
-#: Maildir flag letters and the IMAP system flags they stand for.
-LETTER_TO_FLAG = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen",
-                  "T": "\\Deleted"}
+from . import sharedfolder
+from .foldercache import CachedMessage, FolderCache
+from .sharedfolder import LETTER_TO_FLAG, MessageEntry, SharedFolder, Snapshot
+
 FLAG_TO_LETTER = {flag: letter for letter, flag in LETTER_TO_FLAG.items()}
 #: FLAGS as Courier lists them (keywords go in front).
 SYSTEM_FLAGS = ("\\Draft", "\\Answered", "\\Flagged", "\\Deleted", "\\Seen")
 RECENT = "\\Recent"
 
-# A folder whose directories have not changed since a scan that started
-# this long after their last change needs no new scan (mtime granularity).
-_MTIME_SLACK = 1.0
+#: Bytes read at a time when a message is streamed or measured.
+READ_CHUNK = 1 << 20
 
 
 def letters_to_flags(letters: str) -> set[str]:
@@ -73,34 +81,16 @@ class UidValidityChanged(Exception):
     void, and no untagged response can say so; the session must end."""
 
 
-@dataclass(slots=True)
-class MessageEntry:
-    """One message as the client knows it."""
-
-    uid: int
-    filename: str       # name in cur/ (or new/ in a read-only view) at the last sync
-    subdir: str
-    flags: frozenset[str]   # system flags and keywords, without \Recent
-    recent: bool = False
-    expunged: bool = False  # gone on disk, EXPUNGE not sent yet
-    size_cache: int | None = None
-
-    @property
-    def base(self) -> str:
-        return base_name(self.filename)
-
-    @property
-    def all_flags(self) -> frozenset[str]:
-        return self.flags | {RECENT} if self.recent else self.flags
-
-
-@dataclass(slots=True)
-class DiskState:
-    uidvalidity: int
-    uidnext: int
-    messages: list[uiddb.ScannedMessage]
-    keywords: dict[str, tuple[str, ...]]
-    claimed_recent: set[str] = field(default_factory=set)
+def _position(messages: list[MessageEntry], uid: int) -> int:
+    """Index of the first entry whose UID is ``uid`` or more (views ascend)."""
+    lo, hi = 0, len(messages)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if messages[mid].uid < uid:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 class SelectedMailbox:
@@ -112,78 +102,49 @@ class SelectedMailbox:
         self.folder_dir = folder_dir
         self.readonly = readonly
         self.use_keywords = use_keywords
+        #: What the client knows, in sequence order.  The shared snapshot's
+        #: list while ``_own`` is False: never change it in place then.
         self.messages: list[MessageEntry] = []
+        self._own = False
+        self.generation = 0
+        self.ghosts: set[int] = set()      # UIDs gone on disk, EXPUNGE not sent
+        self.recent: set[int] = set()      # UIDs that are \Recent for this session
         self.uidvalidity = 0
         self.uidnext = 1
         self.announced_keywords: tuple[str, ...] = ()
-        self._stamp: tuple[int | None, ...] | None = None
-        self._scan_started = 0.0
+        self.shared: SharedFolder | None = None
 
-    # ------------------------------------------------------------ disk
+    @property
+    def cache(self) -> FolderCache:
+        assert self.shared is not None, "open() first"
+        return self.shared.cache
 
-    def _dir_stamp(self) -> tuple[int | None, ...]:
-        out: list[int | None] = []
-        for sub in ("new", "cur", keywords.KEYWORD_DIR, uiddb.UIDDB):
-            try:
-                out.append(os.stat(os.path.join(self.folder_dir, sub)).st_mtime_ns)
-            except OSError:
-                out.append(None)
-        return tuple(out)
-
-    def _unchanged(self) -> bool:
-        stamp = self._dir_stamp()
-        if stamp != self._stamp:
-            return False
-        newest = max((s for s in stamp if s is not None), default=0) / 1e9
-        return self._scan_started > newest + _MTIME_SLACK
-
-    def _read_disk(self) -> DiskState:
-        if not os.path.isdir(os.path.join(self.folder_dir, "cur")):
-            raise MailboxNotFound(self.folder_dir)
-        self._scan_started = time.time()
-        stamp = self._dir_stamp()
-        claimed: set[str] = set()
-        if not self.readonly:
-            # Messages this session moves out of new/ are \Recent for it
-            # alone (RFC 3501 2.3.2); rename() lets only one session win.
-            for _old, new in folders.move_new_to_cur(self.folder_dir):
-                claimed.add(base_name(new))
-        scan = uiddb.scan_and_assign(self.folder_dir, readonly=self.readonly)
-        kw: dict[str, tuple[str, ...]] = {}
-        if self.use_keywords:
-            present = [m.base for m in scan.messages]
-            try:
-                kw = keywords.read_keywords(self.folder_dir, present,
-                                            forbidden=keywords.IMAP_FORBIDDEN)
-            except OSError:
-                kw = {}
-        self._stamp = stamp
-        return DiskState(scan.uidvalidity, scan.nextuid, scan.messages, kw, claimed)
-
-    def _flags_of(self, disk: DiskState, message: uiddb.ScannedMessage) -> frozenset[str]:
-        found = letters_to_flags(message.flags)
-        found.update(disk.keywords.get(message.base, ()))
-        return frozenset(found)
-
-    # ------------------------------------------------------------ open
+    # ------------------------------------------------------------ open / close
 
     def open(self) -> list[r.Response]:
         """Read the folder and return SELECT/EXAMINE's untagged responses
         (without the MYRIGHTS line and the tagged answer)."""
-        disk = self._read_disk()
-        self.uidvalidity, self.uidnext = disk.uidvalidity, disk.uidnext
-        for m in disk.messages:
-            recent = (m.base in disk.claimed_recent) if not self.readonly else m.subdir == "new"
-            self.messages.append(MessageEntry(m.uid, m.filename, m.subdir,
-                                              self._flags_of(disk, m), recent))
-        self.announced_keywords = self._keywords_in_use()
+        shared = sharedfolder.acquire(self.folder_dir, readonly=self.readonly,
+                                      use_keywords=self.use_keywords)
+        self.shared = shared
+        try:
+            snap = shared.refresh()
+        except BaseException:
+            self.close()
+            raise
+        self.uidvalidity, self.uidnext = snap.uidvalidity, snap.uidnext
+        shared.cache.expect_uidvalidity(snap.uidvalidity)
+        self._adopt(snap)
+        if not self.readonly:
+            self.recent = shared.take_recent()
+        self.announced_keywords = snap.keywords_in_use
         out: list[r.Response] = [
             r.FlagsData(self.flag_list()),
             r.UntaggedStatus("OK", "Limited", r.PermanentFlags(self.permanent_flags()))
             if not self.readonly else
             r.UntaggedStatus("OK", "No permanent flags permitted", r.PermanentFlags(())),
             r.Exists(len(self.messages)),
-            r.Recent(sum(1 for m in self.messages if m.recent)),
+            r.Recent(self.recent_count()),
             r.UntaggedStatus("OK", "Ok", r.UidValidity(self.uidvalidity)),
             r.UntaggedStatus("OK", "Predicted next UID", r.UidNext(self.uidnext)),
         ]
@@ -193,7 +154,57 @@ class SelectedMailbox:
             out.append(r.UntaggedStatus("OK", "First unseen message", r.Unseen(first_unseen)))
         return out
 
+    def close(self) -> None:
+        """Let go of the shared folder (idempotent)."""
+        shared, self.shared = self.shared, None
+        if shared is not None:
+            sharedfolder.release(shared)
+
+    def save_cache(self, *, force: bool = False) -> None:
+        """Write the folder cache when due (synchronous: in a thread)."""
+        if self.shared is not None:
+            self.shared.cache.save(force=force)
+
+    def _adopt(self, snap: Snapshot) -> None:
+        self.messages = snap.messages
+        self._own = False
+        self.generation = snap.generation
+
+    def _private(self) -> list[MessageEntry]:
+        if not self._own:
+            self.messages = list(self.messages)
+            self._own = True
+        return self.messages
+
+    # ------------------------------------------------------------ per-session flags
+
+    def is_recent(self, entry: MessageEntry) -> bool:
+        if self.readonly:
+            return entry.subdir == "new"
+        return entry.uid in self.recent
+
+    def recent_count(self) -> int:
+        if self.readonly:
+            return sum(1 for m in self.messages if m.subdir == "new")
+        return len(self.recent)
+
+    def is_expunged(self, entry: MessageEntry) -> bool:
+        return entry.uid in self.ghosts
+
+    def mark_expunged(self, entry: MessageEntry) -> None:
+        """The message is gone (a read found no file): EXPUNGE it later."""
+        self.ghosts.add(entry.uid)
+
+    def all_flags(self, entry: MessageEntry) -> frozenset[str]:
+        return entry.flags | {RECENT} if self.is_recent(entry) else entry.flags
+
+    def fetch_flags(self, entry: MessageEntry) -> tuple[str, ...]:
+        return ordered_flags(entry.flags, self.is_recent(entry))
+
     def _keywords_in_use(self) -> tuple[str, ...]:
+        if not self._own and self.shared is not None and self.shared.snapshot is not None \
+                and self.shared.snapshot.messages is self.messages:
+            return self.shared.snapshot.keywords_in_use
         found: set[str] = set()
         for m in self.messages:
             found.update(f for f in m.flags if not f.startswith("\\"))
@@ -211,43 +222,62 @@ class SelectedMailbox:
     # ------------------------------------------------------------ owed responses
 
     def sync(self, *, expunges_allowed: bool, force: bool = False) -> list[r.Response]:
-        """What the client is owed now: see the module docstring."""
-        out: list[r.Response] = []
-        if force or not self._unchanged():
-            out += self._merge(self._read_disk(), expunges_allowed)
-        if expunges_allowed:
-            out += self._flush_expunged()
-        return out
+        """What the client is owed now: see the module docstring.
+        Synchronous (a scan may run): call it in a thread."""
+        assert self.shared is not None
+        snap = self.shared.refresh(time.monotonic(), force=force)
+        return self.catch_up(snap, expunges_allowed)
 
-    def _merge(self, disk: DiskState, expunges_allowed: bool) -> list[r.Response]:
-        if disk.uidvalidity != self.uidvalidity:
+    async def sync_async(self, *, expunges_allowed: bool, asked_at: float) -> list[r.Response]:
+        """:meth:`sync` for a change known at ``asked_at`` (time.monotonic()):
+        one scan shared with every session asking about the same change,
+        then the catching up, on the event loop when it is O(changes)."""
+        assert self.shared is not None
+        snap = await self.shared.refresh_async(asked_at)
+        if self._cheap_catch_up(snap):
+            return self.catch_up(snap, expunges_allowed)
+        return await asyncio.to_thread(self.catch_up, snap, expunges_allowed)
+
+    def _cheap_catch_up(self, snap: Snapshot) -> bool:
+        if self._own or self.ghosts:
+            return False
+        assert self.shared is not None
+        return self.shared.deltas_between(self.generation, snap.generation) is not None
+
+    def catch_up(self, snap: Snapshot, expunges_allowed: bool) -> list[r.Response]:
+        """The responses that take the client from its view to ``snap``."""
+        if snap.uidvalidity != self.uidvalidity:
             raise UidValidityChanged(self.folder_dir)
-        by_uid = {m.uid: m for m in disk.messages}
-        changed: list[MessageEntry] = []
-        for entry in self.messages:
-            if entry.expunged:
-                continue
-            found = by_uid.get(entry.uid)
-            if found is None or found.base != entry.base:
-                entry.expunged = True
-                continue
-            entry.filename, entry.subdir = found.filename, found.subdir
-            flags = self._flags_of(disk, found)
-            if flags != entry.flags:
-                entry.flags = flags
-                changed.append(entry)
+        self.uidnext = max(self.uidnext, snap.uidnext)
+        if not self._own and not self.ghosts and snap.generation == self.generation:
+            return []
+        assert self.shared is not None
+        deltas = None
+        if not self._own and not self.ghosts:
+            deltas = self.shared.deltas_between(self.generation, snap.generation)
+        if deltas is not None:
+            removed: set[int] = set()
+            changed: set[int] = set()
+            for delta in deltas:
+                removed |= delta.removed
+                changed |= delta.changed
+            added_from = deltas[0].added_from
+            vanished = sorted(u for u in removed if u < added_from)
+            if not vanished or expunges_allowed:
+                return self._apply_deltas(snap, vanished, changed - removed, added_from,
+                                          expunges_allowed)
+        return self._full_merge(snap, expunges_allowed)
+
+    def _claim_recent(self, removed: Iterable[int] = ()) -> None:
+        if self.readonly:
+            return
+        assert self.shared is not None
+        self.recent.difference_update(removed)
+        self.recent |= self.shared.take_recent()
+
+    def _tail(self, added: int, changed: Iterable[int], added_from: int,
+              expunges_allowed: bool) -> list[r.Response]:
         out: list[r.Response] = []
-        if expunges_allowed:
-            out += self._flush_expunged()
-        top = self.messages[-1].uid if self.messages else 0
-        added = 0
-        for m in disk.messages:
-            if m.uid > top:
-                recent = m.base in disk.claimed_recent or (self.readonly and m.subdir == "new")
-                self.messages.append(MessageEntry(m.uid, m.filename, m.subdir,
-                                                  self._flags_of(disk, m), recent))
-                added += 1
-        self.uidnext = max(self.uidnext, disk.uidnext)
         keywords_now = self._keywords_in_use()
         if set(keywords_now) - set(self.announced_keywords) or (
                 expunges_allowed and keywords_now != self.announced_keywords):
@@ -258,34 +288,79 @@ class SelectedMailbox:
                                             r.PermanentFlags(self.permanent_flags())))
         if added:
             out.append(r.Exists(len(self.messages)))
-            out.append(r.Recent(sum(1 for m in self.messages if m.recent)))
-        for entry in changed:
-            if not entry.expunged:
-                out.append(r.FetchData(self.seq_of(entry),
-                                       (flags_item(ordered_flags(entry.flags, entry.recent)),)))
+            out.append(r.Recent(self.recent_count()))
+        for uid in sorted(changed):
+            if uid >= added_from:
+                continue  # new to the client: EXISTS covers it
+            index = _position(self.messages, uid)
+            if index < len(self.messages) and self.messages[index].uid == uid \
+                    and uid not in self.ghosts:
+                entry = self.messages[index]
+                out.append(r.FetchData(index + 1, (flags_item(self.fetch_flags(entry)),)))
         return out
+
+    def _apply_deltas(self, snap: Snapshot, vanished: list[int], changed: set[int],
+                      added_from: int, expunges_allowed: bool) -> list[r.Response]:
+        out: list[r.Response] = []
+        old = self.messages
+        for uid in reversed(vanished):  # highest first: each number is still valid
+            index = _position(old, uid)
+            if index < len(old) and old[index].uid == uid:
+                out.append(r.ExpungeData(index + 1))
+        self._adopt(snap)
+        self._claim_recent(vanished)
+        added = len(snap.messages) - _position(snap.messages, added_from)
+        return out + self._tail(added, changed, added_from, expunges_allowed)
+
+    def _full_merge(self, snap: Snapshot, expunges_allowed: bool) -> list[r.Response]:
+        by_uid = snap.by_uid
+        ghosts = self.ghosts
+        view: list[MessageEntry] = []
+        changed: list[int] = []
+        for entry in self.messages:
+            found = by_uid.get(entry.uid)
+            if found is None or found.base != entry.base or entry.uid in ghosts:
+                ghosts.add(entry.uid)
+                view.append(entry)
+                continue
+            if found.flags != entry.flags:
+                changed.append(entry.uid)
+            view.append(found)
+        top = self.messages[-1].uid if self.messages else 0
+        self.messages, self._own = view, True
+        out: list[r.Response] = []
+        gone: list[int] = []
+        if expunges_allowed and ghosts:
+            gone = list(ghosts)
+            out += self._flush_expunged()
+        added_from = top + 1
+        additions = snap.messages[_position(snap.messages, added_from):]
+        view.extend(additions)
+        if not self.ghosts and len(view) == len(snap.messages):
+            self._adopt(snap)
+        else:
+            self.generation = snap.generation
+        self._claim_recent(gone)
+        return out + self._tail(len(additions), changed, added_from, expunges_allowed)
 
     def _flush_expunged(self) -> list[r.Response]:
         out: list[r.Response] = []
+        if not self.ghosts:
+            return out
+        view = self._private()
         # Highest first: each EXPUNGE then names a number still valid.
-        for index in range(len(self.messages) - 1, -1, -1):
-            if self.messages[index].expunged:
+        for index in range(len(view) - 1, -1, -1):
+            if view[index].uid in self.ghosts:
                 out.append(r.ExpungeData(index + 1))
-                del self.messages[index]
+                del view[index]
+        self.recent.difference_update(self.ghosts)
+        self.ghosts = set()
         return out
 
     # ------------------------------------------------------------ lookups
 
     def seq_of(self, entry: MessageEntry) -> int:
-        # Views are searched by UID with bisection: UIDs ascend.
-        lo, hi = 0, len(self.messages)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.messages[mid].uid < entry.uid:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo + 1
+        return _position(self.messages, entry.uid) + 1
 
     @property
     def max_uid(self) -> int:
@@ -297,23 +372,27 @@ class SelectedMailbox:
         numbers beyond the view raise ValueError (the client's error);
         UIDs that do not exist are ignored (RFC 3501 6.4.8)."""
         out: list[tuple[int, MessageEntry]] = []
+        view = self.messages
         if sequence.saved:
             wanted = set(saved or ())
-            for seq, entry in enumerate(self.messages, 1):
+            for seq, entry in enumerate(view, 1):
                 if entry.uid in wanted:
                     out.append((seq, entry))
             return out
         if uid:
-            ranges = sequence.resolve(self.max_uid)
-            for seq, entry in enumerate(self.messages, 1):
-                if any(a <= entry.uid <= b for a, b in ranges):
-                    out.append((seq, entry))
+            ranges = sorted(sequence.resolve(self.max_uid))
+            for a, b in ranges:
+                start = _position(view, a)
+                end = _position(view, b + 1)
+                out.extend((i + 1, view[i]) for i in range(start, end))
+            if len(ranges) > 1:
+                out = sorted(dict(out).items())  # overlapping ranges: once each
             return out
-        count = len(self.messages)
+        count = len(view)
         for a, b in sequence.resolve(count):
             if b > count or a < 1:
                 raise ValueError(f"Invalid message sequence number: {b if b > count else a}")
-            out.extend((seq, self.messages[seq - 1]) for seq in range(a, b + 1))
+            out.extend((seq, view[seq - 1]) for seq in range(a, b + 1))
         return out
 
     # ------------------------------------------------------------ message files
@@ -321,62 +400,112 @@ class SelectedMailbox:
     def path_of(self, entry: MessageEntry) -> str:
         return os.path.join(self.folder_dir, entry.subdir, entry.filename)
 
-    def read(self, entry: MessageEntry) -> bytes:
-        """The stored message; follows a rename by another process."""
+    def open_file(self, entry: MessageEntry) -> tuple[BinaryIO, CachedMessage]:
+        """The message file, open, and its cache record checked against it;
+        follows a rename by another process."""
+        path = self.path_of(entry)
         for _attempt in range(3):
             try:
-                with open(self.path_of(entry), "rb") as f:
-                    return f.read()
+                stream = open(path, "rb")  # noqa: SIM115 - the caller closes it
             except FileNotFoundError:
                 found = folders.find_message(self.folder_dir, entry.base)
                 if found is None:
                     break
-                entry.filename, entry.subdir = found.filename, found.subdir
+                path = os.path.join(self.folder_dir, found.subdir, found.filename)
+                continue
+            try:
+                record = self.cache.checked(entry.base, os.fstat(stream.fileno()))
+            except BaseException:
+                stream.close()
+                raise
+            return stream, record
         raise MessageNotFound(entry.base)
 
+    def read(self, entry: MessageEntry) -> bytes:
+        """The stored message; follows a rename by another process."""
+        stream, _record = self.open_file(entry)
+        with stream:
+            return stream.read()
+
+    def record(self, entry: MessageEntry) -> CachedMessage | None:
+        """The cache record of a message, if it still describes the file."""
+        return self.cache.record(entry.base, entry.filename)
+
     def size(self, entry: MessageEntry) -> int:
-        """RFC822.SIZE: the message in the CRLF view."""
-        if entry.size_cache is None:
-            entry.size_cache = crlf_length(self.read(entry))
-        return entry.size_cache
+        """RFC822.SIZE: the message in the CRLF view (counted in chunks,
+        kept in the folder cache)."""
+        record = self.record(entry)
+        if record is not None and record.rfc822_size is not None:
+            return record.rfc822_size
+        stream, record = self.open_file(entry)
+        total = 0
+        with stream:
+            last = b""
+            while chunk := stream.read(READ_CHUNK):
+                # Every LF not preceded by CR adds one byte in the CRLF view.
+                total += len(chunk) + chunk.count(b"\n") - chunk.count(b"\r\n")
+                if last == b"\r" and chunk[:1] == b"\n":
+                    total -= 1
+                last = chunk[-1:]
+        record.rfc822_size = total
+        self.cache.changed()
+        return total
 
     def internaldate(self, entry: MessageEntry) -> datetime.datetime:
         """The file's mtime, as Courier reports INTERNALDATE."""
+        record = self.record(entry)
+        if record is not None:
+            return record.internaldate
         for _attempt in range(3):
             try:
-                mtime = os.stat(self.path_of(entry)).st_mtime
-                return datetime.datetime.fromtimestamp(mtime, datetime.UTC)
+                st = os.stat(self.path_of(entry))
             except FileNotFoundError:
                 found = folders.find_message(self.folder_dir, entry.base)
                 if found is None:
                     break
-                entry.filename, entry.subdir = found.filename, found.subdir
+                entry = MessageEntry(entry.uid, found.filename, found.subdir, entry.flags,
+                                     entry.base)
+                continue
+            return self.cache.checked(entry.base, st).internaldate
         return datetime.datetime.fromtimestamp(0, datetime.UTC)
 
     # ------------------------------------------------------------ changes
 
-    def store_flags(self, entry: MessageEntry, flags: frozenset[str]) -> None:
+    def _replace(self, seq: int, old: MessageEntry, new: MessageEntry) -> None:
+        view = self._private()
+        index = seq - 1
+        if not (0 <= index < len(view) and view[index] is old):
+            index = _position(view, old.uid)
+        if index < len(view) and view[index].uid == old.uid:
+            view[index] = new
+
+    def store_flags(self, seq: int, entry: MessageEntry,
+                    flags: frozenset[str]) -> MessageEntry:
         """Write a message's flags: letters into the file name, keywords
-        into courierimapkeywords.  The view is updated so that the next
-        sync does not report the change back as someone else's."""
+        into courierimapkeywords.  The view gets the new entry (returned)
+        so that the next sync does not report the change back as someone
+        else's."""
         letters = flags_to_letters(flags)
-        if letters != flags_of(entry.filename) or entry.subdir != "cur":
-            entry.filename = folders.set_flags(self.folder_dir, entry.filename, letters)
-            entry.subdir = "cur"
+        filename, subdir = entry.filename, entry.subdir
+        if letters != flags_of(filename) or subdir != "cur":
+            filename = folders.set_flags(self.folder_dir, filename, letters)
+            subdir = "cur"
         if self.use_keywords:
             new_kw = sorted(f for f in flags if not f.startswith("\\"))
             old_kw = sorted(f for f in entry.flags if not f.startswith("\\"))
             if new_kw != old_kw:
                 keywords.set_keywords(self.folder_dir, entry.base, new_kw)
-        entry.flags = frozenset(f for f in flags
-                                if f.startswith("\\") or self.use_keywords)
+        kept = frozenset(f for f in flags if f.startswith("\\") or self.use_keywords)
+        new = MessageEntry(entry.uid, filename, subdir, kept, entry.base)
+        self._replace(seq, entry, new)
+        return new
 
     def expunge(self, uids: set[int] | None = None) -> int:
         """Delete the messages marked \\Deleted (those of ``uids`` only,
         for UID EXPUNGE).  The EXPUNGE responses come from the next
         :meth:`sync`."""
         doomed = [e for e in self.messages
-                  if not e.expunged and "\\Deleted" in e.flags
+                  if "\\Deleted" in e.flags and e.uid not in self.ghosts
                   and (uids is None or e.uid in uids)]
         return self.remove(doomed)
 
@@ -387,7 +516,7 @@ class SelectedMailbox:
         count = 0
         for entry in doomed:
             size = self._unlink(entry)
-            entry.expunged = True
+            self.ghosts.add(entry.uid)
             if size is not None:
                 nbytes += size
                 count += 1
@@ -397,9 +526,10 @@ class SelectedMailbox:
 
     def _unlink(self, entry: MessageEntry) -> int | None:
         """Remove one message file; its size, or None if it was gone."""
+        path = self.path_of(entry)
+        filename = entry.filename
         for _attempt in range(3):
-            path = self.path_of(entry)
-            size = size_from_name(entry.filename)
+            size = size_from_name(filename)
             try:
                 if size is None:
                     size = os.stat(path).st_size
@@ -409,15 +539,25 @@ class SelectedMailbox:
                 found = folders.find_message(self.folder_dir, entry.base)
                 if found is None:
                     return None
-                entry.filename, entry.subdir = found.filename, found.subdir
+                filename = found.filename
+                path = os.path.join(self.folder_dir, found.subdir, found.filename)
         return None
 
     def report_removed(self, uids: set[int]) -> list[r.Response]:
         """EXPUNGE responses for just these (removed) messages, as MOVE sends."""
         out: list[r.Response] = []
-        for index in range(len(self.messages) - 1, -1, -1):
-            entry = self.messages[index]
-            if entry.expunged and entry.uid in uids:
+        if not (uids & self.ghosts):
+            return out
+        view = self._private()
+        for index in range(len(view) - 1, -1, -1):
+            entry = view[index]
+            if entry.uid in uids and entry.uid in self.ghosts:
                 out.append(r.ExpungeData(index + 1))
-                del self.messages[index]
+                del view[index]
+                self.ghosts.discard(entry.uid)
+                self.recent.discard(entry.uid)
         return out
+
+
+__all__ = ["RECENT", "SYSTEM_FLAGS", "MessageEntry", "SelectedMailbox", "UidValidityChanged",
+           "flags_to_letters", "letters_to_flags", "ordered_flags"]

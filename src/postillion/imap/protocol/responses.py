@@ -36,6 +36,15 @@ class Literal:
 
 
 @dataclass(frozen=True, slots=True)
+class Verbatim:
+    """A value already in its wire form (an ENVELOPE or BODYSTRUCTURE kept
+    by the folder cache), written as is.  Its maker guarantees it is one
+    complete value without CR, LF or NUL."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Adjacent:
     """Values written one after the other with no space (a multipart's
     body parts in BODYSTRUCTURE)."""
@@ -43,7 +52,8 @@ class Adjacent:
     items: tuple[Value, ...]
 
 
-Value: TypeAlias = "int | bytes | str | Atom | Literal | Adjacent | tuple[Value, ...] | None"
+Value: TypeAlias = ("int | bytes | str | Atom | Literal | Verbatim | Adjacent | tuple[Value, ...]"
+                    " | None")
 
 # -- response codes -------------------------------------------------------------
 

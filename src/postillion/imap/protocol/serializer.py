@@ -59,6 +59,8 @@ def value(item: r.Value, utf8: bool = False) -> bytes:
         return _check_atom(item.text, "\\[]<>.")
     if isinstance(item, r.Literal):
         return wire.literal(item.data, binary=item.binary)
+    if isinstance(item, r.Verbatim):
+        return item.data
     if isinstance(item, tuple):
         return b"(" + b" ".join(value(v, utf8) for v in item) + b")"
     if isinstance(item, r.Adjacent):

@@ -10,7 +10,6 @@ Courier's ``* NO [ALERT] You exceeded your mail quota.``).
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import TYPE_CHECKING
 
 from postillion.imap.mailstore import NewMessage
@@ -85,11 +84,10 @@ def ordered_set(numbers: list[int]) -> SequenceSet:
 def _copies(selected: SelectedMailbox, entries: list[MessageEntry]) -> list[NewMessage]:
     out: list[NewMessage] = []
     for entry in entries:
-        data = selected.read(entry)
-        try:
-            mtime: float | None = os.stat(selected.path_of(entry)).st_mtime
-        except FileNotFoundError:
-            mtime = None
+        stream, record = selected.open_file(entry)
+        with stream:
+            data = stream.read()
+        mtime: float | None = record.mtime_ns / 1e9
         out.append(NewMessage(data, flags_to_letters(entry.flags), _keywords(entry.flags), mtime))
     return out
 
@@ -103,7 +101,7 @@ async def _copy(session: Session, sequence: SequenceSet, raw: bytes, uid: bool,
         pairs = selected.select(sequence, uid=uid, saved=session.saved_search)
     except ValueError as exc:
         raise CommandFailed(str(exc), r.CLIENTBUG) from exc
-    entries = [entry for _seq, entry in pairs if not entry.expunged]
+    entries = [entry for _seq, entry in pairs if not selected.is_expunged(entry)]
     if not entries:
         return [], None
     copies = [_permitted(c, rights) for c in await asyncio.to_thread(_copies, selected, entries)]

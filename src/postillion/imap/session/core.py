@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from postillion.auth import Account
+from postillion.imap.foldercache import FolderCache
 from postillion.imap.mailstore import MailStore
 from postillion.imap.protocol import (
     COMMANDS,
@@ -80,9 +81,16 @@ class Session:
     # ------------------------------------------------------------ output
 
     async def send(self, *responses: r.Response) -> None:
-        if self._closed:
+        if self._closed or not responses:
             return
         data = b"".join(self.conn.send(resp) for resp in responses)
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def send_raw(self, data: bytes) -> None:
+        """Bytes already in wire form (a streamed literal), with backpressure."""
+        if self._closed:
+            return
         self.writer.write(data)
         await self.writer.drain()
 
@@ -193,7 +201,7 @@ class Session:
         if self.selected is not None and self.conn.state is SessionState.SELECTED:
             allowed = info.expunges_allowed if info is not None else False
             try:
-                owed = await asyncio.to_thread(self.selected.sync, expunges_allowed=allowed)
+                owed = await asyncio.to_thread(_sync_and_save, self.selected, allowed)
             except UidValidityChanged:
                 await self.send(r.UntaggedStatus("BYE", "Mailbox UIDVALIDITY changed; "
                                                  "please reconnect."))
@@ -272,8 +280,10 @@ class Session:
         return self.mail().wire_name(name, "UTF8=ACCEPT" in self.enabled)
 
     async def deselect(self) -> None:
-        self.selected = None
+        selected, self.selected = self.selected, None
         self.saved_search = []
+        if selected is not None:
+            await asyncio.to_thread(_save_and_close, selected)
         if self.conn.state is SessionState.SELECTED:
             self.conn.state = SessionState.AUTHENTICATED
 
@@ -283,11 +293,45 @@ class Session:
         self._closed = True
         if self._read_task is not None:
             self._read_task.cancel()
+        selected, self.selected = self.selected, None
+        if selected is not None and selected.shared is not None:
+            cache, last = selected.cache, selected.shared.users <= 1
+            selected.close()
+            if last:
+                # Not awaited: a session being cancelled must not wait for
+                # the folder cache to be written (the executor finishes it).
+                asyncio.get_running_loop().run_in_executor(None, _save, cache)
         try:
             self.writer.close()
             await self.writer.wait_closed()
         except (ConnectionError, OSError, asyncio.CancelledError):
             pass
+
+
+def _sync_and_save(selected: SelectedMailbox, expunges_allowed: bool) -> list[r.Response]:
+    owed = selected.sync(expunges_allowed=expunges_allowed)
+    try:
+        selected.save_cache()
+    except Exception:
+        log.exception("imap: folder cache of %s not saved", selected.folder_dir)
+    return owed
+
+
+def _save(cache: FolderCache) -> None:
+    try:
+        cache.save(force=True)
+    except Exception:
+        log.exception("imap: folder cache of %s not saved", cache.folder_dir)
+
+
+def _save_and_close(selected: SelectedMailbox) -> None:
+    try:
+        if selected.shared is not None and selected.shared.users <= 1:
+            selected.save_cache(force=True)
+    except Exception:
+        log.exception("imap: folder cache of %s not saved", selected.folder_dir)
+    finally:
+        selected.close()
 
 
 __all__ = ["Session", "SessionEnd", "commands"]

@@ -1,28 +1,36 @@
 """FETCH and UID FETCH: every RFC 3501 item, BINARY from RFC 3516.
 
 Messages are read and rendered in a worker thread, a batch at a time, so
-a FETCH over a big folder never holds the event loop for long.  Fetching
-a body section without .PEEK sets \\Seen (read-write mailboxes only) and
+a FETCH over a big folder never holds the event loop for long, and each
+batch is written with backpressure (``drain``) before the next is made.
+A whole message (``BODY[]``, ``RFC822``) bigger than
+:data:`STREAM_THRESHOLD` is never held in memory: its literal is copied
+from the file in chunks.  RFC822.SIZE, INTERNALDATE, ENVELOPE and
+BODYSTRUCTURE come from the folder cache when it has them.  Fetching a
+body section without .PEEK sets \\Seen (read-write mailboxes only) and
 reports the new FLAGS in the same FETCH response.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, BinaryIO
 
-from postillion.imap.protocol import FetchAtt, commands
+from postillion.imap.foldercache import CachedMessage, wire_cacheable
+from postillion.imap.protocol import FetchAtt, commands, serializer
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol.fetchdata import (
     body_structure_item,
-    envelope_item,
+    body_value,
+    envelope_value,
     flags_item,
     internaldate_item,
     section_item,
     size_item,
     uid_item,
 )
-from postillion.imap.selected import MessageEntry, SelectedMailbox, ordered_flags
+from postillion.imap.selected import MessageEntry, SelectedMailbox
 from postillion.maildir.errors import MessageNotFound
 from postillion.message import (
     MimePart,
@@ -41,7 +49,13 @@ from . import access
 if TYPE_CHECKING:
     from .core import Handler, Session
 
+log = logging.getLogger("postillion.imap")
+
 BATCH = 64
+#: Whole messages at least this big are streamed from the file.
+STREAM_THRESHOLD = 256 * 1024
+#: Bytes of a streamed message read (and written) at a time.
+STREAM_CHUNK = 256 * 1024
 
 _RFC822_SECTIONS = {"RFC822": Section(), "RFC822.HEADER": Section(text="HEADER"),
                     "RFC822.TEXT": Section(text="TEXT")}
@@ -61,19 +75,36 @@ def _binary(root: MimePart, section: Section) -> bytes:
 
 
 class _Message:
-    """One message's bytes and parse, made on first use."""
+    """One message's bytes, parse and cache record, made on first use."""
 
     def __init__(self, selected: SelectedMailbox, entry: MessageEntry) -> None:
         self.selected = selected
         self.entry = entry
         self._data: bytes | None = None
         self._root: MimePart | None = None
+        self._record: CachedMessage | None = None
 
     @property
     def data(self) -> bytes:
         if self._data is None:
-            self._data = self.selected.read(self.entry)
+            stream, self._record = self.selected.open_file(self.entry)
+            with stream:
+                self._data = stream.read()
         return self._data
+
+    @property
+    def record(self) -> CachedMessage:
+        """The cache record, checked against the file when it was read."""
+        if self._record is None:
+            _ = self.data
+        assert self._record is not None
+        return self._record
+
+    def cached(self) -> CachedMessage | None:
+        """The record without opening the file, if it may be trusted."""
+        if self._record is not None:
+            return self._record
+        return self.selected.record(self.entry)
 
     @property
     def root(self) -> MimePart:
@@ -82,23 +113,61 @@ class _Message:
         return self._root
 
 
+def _envelope(message: _Message) -> r.FetchItem:
+    cached = message.cached()
+    if cached is not None and cached.envelope is not None:
+        return r.FetchItem(b"ENVELOPE", r.Verbatim(cached.envelope))
+    value = envelope_value(envelope(message.data))
+    wire = serializer.value(value)
+    if wire_cacheable(wire):
+        message.record.envelope = wire
+        message.selected.cache.changed()
+        return r.FetchItem(b"ENVELOPE", r.Verbatim(wire))
+    return r.FetchItem(b"ENVELOPE", value)  # 8-bit or literal: as the client's mode says
+
+
+def _bodystructure(message: _Message) -> r.FetchItem:
+    cached = message.cached()
+    if cached is not None and cached.bodystructure is not None:
+        return r.FetchItem(b"BODYSTRUCTURE", r.Verbatim(cached.bodystructure))
+    value = body_value(body_structure(message.root), True)
+    wire = serializer.value(value)
+    if wire_cacheable(wire):
+        message.record.bodystructure = wire
+        message.selected.cache.changed()
+        return r.FetchItem(b"BODYSTRUCTURE", r.Verbatim(wire))
+    return r.FetchItem(b"BODYSTRUCTURE", value)
+
+
+def _size(message: _Message) -> int:
+    cached = message.cached()
+    if cached is not None and cached.rfc822_size is not None:
+        return cached.rfc822_size
+    if message._data is None:
+        return message.selected.size(message.entry)
+    record = message.record
+    record.rfc822_size = crlf_length(message.data)
+    message.selected.cache.changed()
+    return record.rfc822_size
+
+
 def _item(message: _Message, att: FetchAtt) -> r.FetchItem:
     selected, entry = message.selected, message.entry
     name = att.name
     if name == "FLAGS":
-        return flags_item(ordered_flags(entry.flags, entry.recent))
+        return flags_item(selected.fetch_flags(entry))
     if name == "UID":
         return uid_item(entry.uid)
     if name == "INTERNALDATE":
         return internaldate_item(selected.internaldate(entry))
     if name == "RFC822.SIZE":
-        if entry.size_cache is None:
-            entry.size_cache = crlf_length(message.data)
-        return size_item(entry.size_cache)
+        return size_item(_size(message))
     if name == "ENVELOPE":
-        return envelope_item(envelope(message.data))
-    if name == "BODYSTRUCTURE" or (name == "BODY" and att.section is None):
-        return body_structure_item(body_structure(message.root), name == "BODYSTRUCTURE")
+        return _envelope(message)
+    if name == "BODYSTRUCTURE":
+        return _bodystructure(message)
+    if name == "BODY" and att.section is None:
+        return body_structure_item(body_structure(message.root), False)
     if name in _RFC822_SECTIONS:
         content = section_content(message.root, _RFC822_SECTIONS[name])
         return section_item(att, content.to_bytes())
@@ -118,31 +187,123 @@ def _item(message: _Message, att: FetchAtt) -> r.FetchItem:
     return section_item(att, content.to_bytes())
 
 
+def _whole_message(att: FetchAtt) -> bool:
+    """BODY[] or RFC822: the stored message as it is, a candidate for streaming."""
+    if att.partial is not None:
+        return False
+    return att.name == "RFC822" or (att.name == "BODY" and att.section == Section())
+
+
+class _Streamed:
+    """A FETCH response whose one big literal is copied from the file."""
+
+    def __init__(self, seq: int, before: list[r.FetchItem], name: bytes,
+                 entry: MessageEntry, size: int, after: list[r.FetchItem]) -> None:
+        self.seq = seq
+        self.before = before
+        self.name = name
+        self.entry = entry
+        self.size = size
+        self.after = after
+
+
+def _big(selected: SelectedMailbox, entry: MessageEntry) -> bool:
+    record = selected.record(entry)
+    if record is not None:
+        return record.file_size >= STREAM_THRESHOLD
+    try:
+        stream, record = selected.open_file(entry)
+    except MessageNotFound:
+        return False
+    stream.close()
+    return record.file_size >= STREAM_THRESHOLD
+
+
 def _fetch_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
-                 atts: tuple[FetchAtt, ...], add_uid: bool) -> list[r.Response]:
+                 atts: tuple[FetchAtt, ...], add_uid: bool) -> list[r.Response | _Streamed]:
     sets_seen = (not selected.readonly and any(a.sets_seen for a in atts)
                  and access.flag_allowed("\\Seen", access.selected_rights(selected)))
     wants_flags = any(a.name == "FLAGS" for a in atts)
-    out: list[r.Response] = []
+    whole = [a for a in atts if _whole_message(a)]
+    out: list[r.Response | _Streamed] = []
     for seq, entry in batch:
-        if entry.expunged:
+        if selected.is_expunged(entry):
             continue  # RFC 2180 4.1: the client learns of it with the EXPUNGE
         message = _Message(selected, entry)
+        streamed = len(whole) == 1 and _big(selected, entry)
         try:
-            items = [_item(message, att) for att in atts]
+            items = [r.FetchItem(b"", None) if streamed and att is whole[0]
+                     else _item(message, att) for att in atts]
+            size = selected.size(entry) if streamed else 0
         except MessageNotFound:
-            entry.expunged = True
+            selected.mark_expunged(entry)
             continue
         if sets_seen and "\\Seen" not in entry.flags:
-            selected.store_flags(entry, entry.flags | {"\\Seen"})
-            flags = flags_item(ordered_flags(entry.flags, entry.recent))
+            try:
+                entry = selected.store_flags(seq, entry, entry.flags | {"\\Seen"})
+            except MessageNotFound:
+                selected.mark_expunged(entry)
+                continue
+            flags = flags_item(selected.fetch_flags(entry))
             items = [flags if i.name == b"FLAGS" else i for i in items]
             if not wants_flags:
                 items.append(flags)
         if add_uid and not any(a.name == "UID" for a in atts):
             items.insert(0, uid_item(entry.uid))
-        out.append(r.FetchData(seq, tuple(items)))
+        if streamed:
+            at = next(i for i, item in enumerate(items) if item.name == b"")
+            out.append(_Streamed(seq, items[:at], whole[0].response_name(), entry, size,
+                                 items[at + 1:]))
+        else:
+            out.append(r.FetchData(seq, tuple(items)))
     return out
+
+
+def _crlf_chunk(stream: BinaryIO) -> bytes:
+    """About STREAM_CHUNK bytes of the file in the CRLF view (b"" at the end)."""
+    chunk = stream.read(STREAM_CHUNK)
+    while chunk.endswith(b"\r"):
+        # Keep a CR with the LF that may follow, or that LF would gain another CR.
+        more = stream.read(1)
+        if not more:
+            break
+        chunk += more
+    return chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+async def _send_streamed(session: Session, item: _Streamed) -> None:
+    """Write one FETCH response, its big literal read from the file chunk
+    by chunk; exactly ``size`` bytes go out whatever happened to the file."""
+    selected = session.selected
+    assert selected is not None
+    utf8 = session.conn.utf8
+    parts = [i.name + b" " + serializer.value(i.value, utf8) for i in item.before]
+    parts.append(item.name + b" {%d}\r\n" % item.size)
+    head = b"* %d FETCH (" % item.seq + b" ".join(parts)
+    await session.send_raw(head)
+    try:
+        stream, _record = await asyncio.to_thread(selected.open_file, item.entry)
+    except MessageNotFound:
+        stream = None
+    left = item.size
+    try:
+        while left > 0 and stream is not None:
+            chunk = await asyncio.to_thread(_crlf_chunk, stream)
+            if not chunk:
+                break
+            data = chunk[:left]
+            left -= len(data)
+            await session.send_raw(data)
+    finally:
+        if stream is not None:
+            stream.close()
+    if left > 0:
+        # The file shrank under us (rewritten in place): the literal's size
+        # was promised, so pad it rather than break the protocol.
+        log.warning("imap FETCH: %s changed while being sent", item.entry.base)
+        await session.send_raw(b" " * left)
+    tail = b"".join(b" " + i.name + b" " + serializer.value(i.value, utf8) for i in item.after)
+    await session.send_raw(tail + b")\r\n")
 
 
 async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
@@ -153,15 +314,24 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
     except ValueError as exc:
         await session.send(r.UntaggedStatus("NO", str(exc)))
         return r.TaggedResponse(cmd.tag, "OK", "FETCH completed.")
+    heavy = any(a.name in _NEEDS_DATA or a.section is not None for a in cmd.attributes)
     for start in range(0, len(wanted), BATCH):
         batch = wanted[start:start + BATCH]
-        if any(a.name in _NEEDS_DATA or a.section is not None for a in cmd.attributes) \
-                or len(batch) > 8:
+        if heavy or len(batch) > 8:
             found = await asyncio.to_thread(_fetch_batch, selected, batch, cmd.attributes,
                                             cmd.uid)
         else:
             found = _fetch_batch(selected, batch, cmd.attributes, cmd.uid)
-        await session.send(*found)
+        plain: list[r.Response] = []
+        for response in found:
+            if isinstance(response, _Streamed):
+                await session.send(*plain)
+                plain = []
+                await _send_streamed(session, response)
+            else:
+                plain.append(response)
+        await session.send(*plain)
+    await asyncio.to_thread(selected.save_cache)
     return r.TaggedResponse(cmd.tag, "OK", "FETCH completed.")
 
 

@@ -191,7 +191,7 @@ async def status(session: Session, cmd: commands.Status) -> r.TaggedResponse:
     selected = session.selected
     if selected is not None and selected.name == name:
         # Our own view is what the client knows; the scan cannot see our \Recent.
-        values["RECENT"] = sum(1 for m in selected.messages if m.recent)
+        values["RECENT"] = selected.recent_count()
         values["UIDVALIDITY"] = selected.uidvalidity
     items: list[tuple[str, int]] = []
     for item in cmd.items:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import weakref
 from typing import TYPE_CHECKING
 
 from postillion.imap import search as engine
@@ -21,10 +20,6 @@ if TYPE_CHECKING:
     from .core import Handler, Session
 
 HEADER_READ_STEP = 8192
-
-_caches: weakref.WeakKeyDictionary[SelectedMailbox, engine.SearchCache] = \
-    weakref.WeakKeyDictionary()
-
 
 class SelectedMessageView:
     """One message of the selected mailbox for the search engine."""
@@ -42,7 +37,7 @@ class SelectedMessageView:
 
     @property
     def flags(self) -> frozenset[str]:
-        return self.entry.all_flags
+        return self.mailbox.all_flags(self.entry)
 
     @property
     def size(self) -> int:
@@ -74,15 +69,15 @@ class SelectedMessageView:
 
 
 def _views(selected: SelectedMailbox) -> list[SelectedMessageView]:
+    ghosts = selected.ghosts
     return [SelectedMessageView(selected, seq, entry)
-            for seq, entry in enumerate(selected.messages, 1) if not entry.expunged]
+            for seq, entry in enumerate(selected.messages, 1) if entry.uid not in ghosts]
 
 
 def _cache(selected: SelectedMailbox) -> engine.SearchCache:
-    cache = _caches.get(selected)
-    if cache is None:
-        cache = _caches[selected] = engine.SearchCache()
-    return cache
+    """The folder's search cache, shared by every session of the process
+    that has the folder open and saved with the folder cache."""
+    return selected.cache.search
 
 
 def _selected(session: Session) -> SelectedMailbox:
@@ -104,6 +99,7 @@ async def search(session: Session, cmd: commands.Search) -> r.TaggedResponse:
                                   cache=_cache(selected), saved_uids=session.saved_search))
     except engine.BadCharset as exc:
         raise _bad_charset(exc) from exc
+    selected.cache.changed()  # new facets, saved with the folder cache when due
     numbers = tuple(v.uid if cmd.uid else v.seq for v in found)
     await session.send(r.SearchData(numbers))
     return r.TaggedResponse(cmd.tag, "OK", "SEARCH done.")
@@ -127,6 +123,7 @@ async def sort(session: Session, cmd: commands.Sort) -> r.TaggedResponse:
         raise _bad_charset(exc) from exc
     except ValueError as exc:
         raise CommandFailed(str(exc), r.CLIENTBUG) from exc
+    selected.cache.changed()
     await session.send(r.SortData(tuple(v.uid if cmd.uid else v.seq for v in found)))
     return r.TaggedResponse(cmd.tag, "OK", "SORT done.")
 
@@ -147,6 +144,7 @@ async def thread(session: Session, cmd: commands.Thread) -> r.TaggedResponse:
         raise _bad_charset(exc) from exc
     except engine.UnknownThreadAlgorithm as exc:
         raise CommandFailed(f"Unknown THREAD algorithm {cmd.algorithm}.", r.CLIENTBUG) from exc
+    selected.cache.changed()
     await session.send(r.ThreadData(tuple(forest)))
     return r.TaggedResponse(cmd.tag, "OK", "THREAD done.")
 

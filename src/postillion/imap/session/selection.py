@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from postillion.imap.protocol import NEED_DATA, CommandError, IdleDone, SessionState, commands
@@ -37,7 +38,11 @@ async def _open(session: Session, tag: bytes, raw: bytes, readonly: bool) -> r.T
     selected = SelectedMailbox(name, folder_dir, readonly=readonly,
                                use_keywords=session.config_keywords)
     access.remember(selected, rights)
-    untagged = await asyncio.to_thread(selected.open)
+    try:
+        untagged = await asyncio.to_thread(selected.open)
+    except BaseException:
+        selected.close()
+        raise
     untagged.append(r.UntaggedStatus("OK", "ACL", r.MyRightsCode(acl.to_list_extension(rights))))
     await session.send(*untagged)
     session.selected = selected
@@ -101,9 +106,18 @@ async def idle(session: Session, cmd: commands.Idle) -> r.TaggedResponse | None:
     changed = asyncio.Event()
     selected = session.selected
     watch = None
+    # When the notifier fired: every session woken by one change asks for
+    # the folder "as of then", so one scan answers them all.
+    noticed = [time.monotonic()]
+
+    def on_change() -> None:
+        if not changed.is_set():
+            noticed[0] = time.monotonic()
+            changed.set()
+
     if selected is not None:
         try:
-            watch = session.ctx.notifier.watch(selected.folder_dir, changed.set)
+            watch = session.ctx.notifier.watch(selected.folder_dir, on_change)
         except Exception:
             log.exception("imap IDLE: cannot watch %s; polling", selected.folder_dir)
     poll = max(1, session.ctx.config.get_int("IMAP_IDLE_TIMEOUT"))
@@ -128,10 +142,11 @@ async def idle(session: Session, cmd: commands.Idle) -> r.TaggedResponse | None:
                 data = await session.read()
                 session.conn.receive_data(data or b"")
                 continue
+            asked_at = noticed[0] if changed.is_set() else time.monotonic()
             changed.clear()
             if selected is not None and session.selected is selected:
                 try:
-                    owed = await asyncio.to_thread(selected.sync, expunges_allowed=True)
+                    owed = await selected.sync_async(expunges_allowed=True, asked_at=asked_at)
                 except UidValidityChanged:
                     await session.send(r.UntaggedStatus(
                         "BYE", "Mailbox UIDVALIDITY changed; please reconnect."))

@@ -14,7 +14,7 @@ from postillion.imap.protocol import commands
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol.commands import StoreMode
 from postillion.imap.protocol.fetchdata import flags_item, uid_item
-from postillion.imap.selected import RECENT, MessageEntry, SelectedMailbox, ordered_flags
+from postillion.imap.selected import RECENT, MessageEntry, SelectedMailbox
 from postillion.maildir.errors import MessageNotFound
 
 from . import access
@@ -30,7 +30,7 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
     rights = access.selected_rights(selected)
     out: list[r.Response] = []
     for seq, entry in pairs:
-        if entry.expunged:
+        if selected.is_expunged(entry):
             continue
         if cmd.mode is StoreMode.REPLACE:
             new = given
@@ -42,12 +42,12 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
         new = access.permitted_change(entry.flags, new, rights)
         if new != entry.flags and not selected.readonly:
             try:
-                selected.store_flags(entry, new)
+                entry = selected.store_flags(seq, entry, new)
             except MessageNotFound:
-                entry.expunged = True
+                selected.mark_expunged(entry)
                 continue
         if not cmd.silent or selected.readonly:
-            items = [flags_item(ordered_flags(entry.flags, entry.recent))]
+            items = [flags_item(selected.fetch_flags(entry))]
             if cmd.uid:
                 items.append(uid_item(entry.uid))
             out.append(r.FetchData(seq, tuple(items)))

@@ -1,0 +1,330 @@
+"""One process's shared picture of a folder, for every session that has it
+selected.
+
+A thousand IDLE sessions on one INBOX must not scan it a thousand times
+per delivery, nor hold a thousand copies of its message list.  So the
+sessions of one process that select the same folder (in the same mode)
+share a :class:`SharedFolder`:
+
+* :meth:`SharedFolder.refresh` scans at most once per change: a session
+  asks for "the folder as of time T" and gets the snapshot of any scan
+  that started after T (single flight: concurrent askers wait for the
+  scan under way instead of starting their own).
+* Each scan produces an immutable :class:`Snapshot` (messages in UID
+  order, each an immutable :class:`MessageEntry`; entries that did not
+  change are the previous snapshot's objects) and a :class:`Delta` from
+  the previous one, so a session that was up to date learns what changed
+  in O(changes) instead of comparing 100,000 messages.
+* Sessions keep the snapshot's list as their view until they must differ
+  from it (a ghost not yet expunged, their own flag change): copy on write.
+* Derived per-message data (RFC822.SIZE, INTERNALDATE, parsed ENVELOPE
+  and BODYSTRUCTURE, search facets) lives in the folder's
+  :class:`~postillion.imap.foldercache.FolderCache`, shared the same way.
+
+Folders stay registered while a session holds them and a little after
+(a re-SELECT finds its caches warm).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+from postillion.maildir import folders, keywords, uiddb
+from postillion.maildir.errors import MailboxNotFound
+from postillion.maildir.filenames import base_name
+
+from .foldercache import FolderCache
+
+#: Maildir flag letters and the IMAP system flags they stand for.
+LETTER_TO_FLAG = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Seen",
+                  "T": "\\Deleted"}
+
+#: Deltas kept per folder; a session further behind compares whole lists.
+DELTA_HISTORY = 64
+#: Folders kept registered after their last session left.
+RELEASED_KEEP = 8
+
+
+class MessageEntry:
+    """One message as a snapshot shows it.  Never changed once made:
+    snapshots and session views share these objects."""
+
+    __slots__ = ("base", "filename", "flags", "subdir", "uid")
+
+    def __init__(self, uid: int, filename: str, subdir: str, flags: frozenset[str],
+                 base: str | None = None) -> None:
+        self.uid = uid
+        self.filename = filename  # name in subdir at the scan
+        self.subdir = subdir
+        self.flags = flags        # system flags and keywords, without \Recent
+        self.base = base if base is not None else base_name(filename)
+
+    def __repr__(self) -> str:
+        return f"MessageEntry({self.uid}, {self.filename!r}, {sorted(self.flags)})"
+
+
+_flagsets: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
+
+
+def flagset(letters: str, words: tuple[str, ...] = ()) -> frozenset[str]:
+    """The flags of maildir info letters plus keywords, one shared object
+    per distinct combination (a folder has few)."""
+    key = (letters, words)
+    found = _flagsets.get(key)
+    if found is None:
+        found = frozenset({LETTER_TO_FLAG[ch] for ch in letters if ch in LETTER_TO_FLAG}
+                          | set(words))
+        if len(_flagsets) < 4096:
+            _flagsets[key] = found
+    return found
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The folder at one scan."""
+
+    generation: int
+    uidvalidity: int
+    uidnext: int
+    messages: list[MessageEntry]          # ascending UIDs; never changed
+    keywords_in_use: tuple[str, ...]
+    _by_uid: dict[int, MessageEntry] | None = None
+
+    @property
+    def by_uid(self) -> dict[int, MessageEntry]:
+        if self._by_uid is None:
+            self._by_uid = {m.uid: m for m in self.messages}
+        return self._by_uid
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """What changed from generation ``generation - 1`` to ``generation``."""
+
+    generation: int
+    removed: frozenset[int]      # UIDs gone
+    changed: frozenset[int]      # UIDs whose flags changed
+    added_from: int              # messages with UIDs >= this are new
+
+
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ino, st.st_size)
+
+
+@dataclass(eq=False)
+class SharedFolder:
+    folder_dir: str
+    readonly: bool
+    use_keywords: bool
+    snapshot: Snapshot | None = None
+    deltas: deque[Delta] = field(default_factory=lambda: deque(maxlen=DELTA_HISTORY))
+    cache: FolderCache = field(init=False)
+    users: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _scan_started: float = -1.0          # time.monotonic() at the last scan's start
+    _scan_wall: float = 0.0              # time.time() at the same moment
+    _stamps: tuple[tuple[int, int, int] | None, ...] | None = None
+    _last_scan: uiddb.FolderScan | None = None
+    _unclaimed_recent: set[int] = field(default_factory=set)
+    _inflight: asyncio.Future[Snapshot] | None = None
+    _inflight_started: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.cache = FolderCache.for_folder(self.folder_dir)
+
+    # ------------------------------------------------------------ scanning
+
+    def _dir_stamps(self) -> tuple[tuple[int, int, int] | None, ...]:
+        d = self.folder_dir
+        return (_stamp(os.path.join(d, "new")), _stamp(os.path.join(d, "cur")),
+                _stamp(os.path.join(d, keywords.KEYWORD_DIR)),
+                _stamp(os.path.join(d, uiddb.UIDDB)))
+
+    def _fresh(self) -> bool:
+        """The directories still show what the last scan saw."""
+        if self.snapshot is None or self._stamps is None:
+            return False
+        stamps = self._dir_stamps()
+        if stamps != self._stamps:
+            return False
+        present = [s for s in stamps if s is not None]
+        return folders.stamps_trusted(present, self._scan_wall)
+
+    def refresh(self, asked_at: float | None = None, *, force: bool = False) -> Snapshot:
+        """The folder as of a moment after ``asked_at`` (``time.monotonic()``;
+        default now): the last scan's snapshot if that scan started later or
+        the directories prove nothing changed since (unless ``force``), else
+        a new scan's.  Synchronous and file-touching: run it in a thread."""
+        if asked_at is None:
+            asked_at = time.monotonic()
+        with self._lock:
+            snap = self.snapshot
+            if snap is not None and (self._scan_started >= asked_at
+                                     or (not force and self._fresh())):
+                return snap
+            return self._scan()
+
+    async def refresh_async(self, asked_at: float) -> Snapshot:
+        """:meth:`refresh` for the event loop: sessions that ask while a
+        scan that began after their question is running wait for it
+        rather than queueing scans of their own."""
+        inflight = self._inflight
+        if inflight is not None and self._inflight_started >= asked_at:
+            return await asyncio.shield(inflight)
+        snap = self.snapshot
+        if snap is not None and self._scan_started >= asked_at:
+            return snap
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        future = loop.run_in_executor(None, self.refresh, started)
+        self._inflight, self._inflight_started = future, started
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if self._inflight is future:
+                self._inflight = None
+
+    def _scan(self) -> Snapshot:
+        if not os.path.isdir(os.path.join(self.folder_dir, "cur")):
+            raise MailboxNotFound(self.folder_dir)
+        self._scan_started = time.monotonic()
+        self._scan_wall = time.time()
+        stamps = self._dir_stamps()
+        claimed: set[str] = set()
+        if not self.readonly:
+            # Messages this process moves out of new/ are \Recent for one
+            # of its sessions (RFC 3501 2.3.2); rename() lets one mover win.
+            for _old, new in folders.move_new_to_cur(self.folder_dir):
+                claimed.add(base_name(new))
+        scan = uiddb.scan_and_assign(self.folder_dir, readonly=self.readonly)
+        kw = self._keywords(scan)
+        # The stamps from before the scan: a change during it shows next time.
+        self._stamps = stamps
+        previous = self.snapshot
+        if (previous is not None and scan is self._last_scan and not claimed
+                and kw is None and not previous.keywords_in_use):
+            return previous
+        self._last_scan = scan
+        snap, delta = self._build(previous, scan, kw)
+        if claimed:
+            self._unclaimed_recent.update(m.uid for m in snap.messages if m.base in claimed)
+        if delta is not None:
+            self.deltas.append(delta)
+        self.snapshot = snap
+        self.cache.tidy(m.base for m in snap.messages)
+        return snap
+
+    def _keywords(self, scan: uiddb.FolderScan) -> dict[str, tuple[str, ...]] | None:
+        """Keywords by base name; None when the folder has no keyword files
+        (the common case, checked without listing 100,000 names)."""
+        if not self.use_keywords:
+            return None
+        if not os.path.lexists(os.path.join(self.folder_dir, keywords.KEYWORD_DIR)):
+            return None
+        present = [base_name(m.filename) for m in scan.messages]
+        try:
+            return keywords.read_keywords(self.folder_dir, present,
+                                          forbidden=keywords.IMAP_FORBIDDEN)
+        except OSError:
+            return {}
+
+    def _build(self, previous: Snapshot | None, scan: uiddb.FolderScan,
+               kw: dict[str, tuple[str, ...]] | None) -> tuple[Snapshot, Delta | None]:
+        old = previous.by_uid if previous is not None else {}
+        # Keywords, now or before, mean every message's flags are worked out.
+        slow = bool(kw) or (previous is not None and bool(previous.keywords_in_use))
+        top = previous.messages[-1].uid if previous is not None and previous.messages else 0
+        entries: list[MessageEntry] = []
+        changed: list[int] = []
+        words: set[str] = set()
+        for m in scan.messages:
+            uid, filename = m[0], m[1]
+            prior = old.get(uid)
+            if prior is not None and prior.filename == filename and not slow:
+                entries.append(prior)
+                continue
+            base = base_name(filename)
+            found = kw.get(base, ()) if kw else ()
+            if found:
+                words.update(found)
+            flags = flagset(m[3], found)
+            if prior is not None and prior.base != base:
+                prior = None  # a rebuilt uid database: not the same message
+            if prior is not None and prior.flags == flags and prior.filename == filename:
+                entries.append(prior)
+                continue
+            entry = MessageEntry(uid, filename, m[2], flags, base)
+            if prior is not None and prior.flags != flags:
+                changed.append(uid)
+            entries.append(entry)
+        generation = previous.generation + 1 if previous is not None else 1
+        snap = Snapshot(generation, scan.uidvalidity, scan.nextuid, entries,
+                        tuple(sorted(words)))
+        if previous is None or previous.uidvalidity != scan.uidvalidity:
+            return snap, None
+        removed = frozenset(old.keys() - snap.by_uid.keys())
+        return snap, Delta(generation, removed, frozenset(changed), top + 1)
+
+    # ------------------------------------------------------------ for sessions
+
+    def deltas_between(self, start: int, end: int) -> list[Delta] | None:
+        """The deltas from generation ``start`` to ``end``, or None when
+        they are no longer all kept."""
+        if start == end:
+            return []
+        with self._lock:
+            wanted = [d for d in self.deltas if start < d.generation <= end]
+        if not wanted or wanted[0].generation != start + 1 or wanted[-1].generation != end:
+            return None
+        return wanted
+
+    def take_recent(self) -> set[int]:
+        """The \\Recent UIDs no session has claimed yet (given out once)."""
+        with self._lock:
+            taken, self._unclaimed_recent = self._unclaimed_recent, set()
+            return taken
+
+
+_registry: dict[tuple[str, bool, bool], SharedFolder] = {}
+_released: OrderedDict[tuple[str, bool, bool], SharedFolder] = OrderedDict()
+_registry_lock = threading.Lock()
+
+
+def acquire(folder_dir: str, *, readonly: bool, use_keywords: bool) -> SharedFolder:
+    """The process's shared state of a folder; :func:`release` when done."""
+    key = (os.path.abspath(folder_dir), readonly, use_keywords)
+    with _registry_lock:
+        shared = _registry.get(key) or _released.pop(key, None)
+        if shared is None:
+            shared = SharedFolder(key[0], readonly, use_keywords)
+        _registry[key] = shared
+        shared.users += 1
+        return shared
+
+
+def release(shared: SharedFolder) -> None:
+    key = (shared.folder_dir, shared.readonly, shared.use_keywords)
+    with _registry_lock:
+        shared.users -= 1
+        if shared.users > 0 or _registry.get(key) is not shared:
+            return
+        del _registry[key]
+        _released[key] = shared
+        while len(_released) > RELEASED_KEEP:
+            _released.popitem(last=False)
+
+
+def forget_all() -> None:
+    """Drop every released folder (tests)."""
+    with _registry_lock:
+        _released.clear()
+

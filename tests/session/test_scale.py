@@ -1,0 +1,372 @@
+"""The machinery that makes big folders and many clients cheap, checked for
+correctness (never for time): the folder cache file, shared folder state,
+streamed literals, other sessions served during a long command, and IDLE
+with hundreds of sessions on one folder."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+import re
+import struct
+import threading
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from postillion.imap import foldercache, sharedfolder
+from postillion.imap import search as engine
+from postillion.imap.foldercache import CACHE_NAME, FolderCache
+from postillion.imap.session import run_session
+from postillion.maildir import delivery, folders, uiddb
+from postillion.message import to_crlf
+from postillion.server.notify import make_notifier
+
+from .harness import MemoryClient, World
+
+MESSAGES = [
+    b"From: Ann <ann@example.org>\nTo: bob@example.com\nSubject: plain one\n"
+    b"Date: Mon, 1 Jan 2024 10:00:00 +0000\nMessage-ID: <1@x>\n\nhello\n",
+    b"From: =?utf-8?q?J=C3=B6rg?= <j@example.org>\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\n"
+    b"Date: Tue, 2 Jan 2024 10:00:00 +0000\nMessage-ID: <2@x>\nIn-Reply-To: <1@x>\n\nhi\n",
+    b"From: c@example.org\nSubject: Re: plain one\nReferences: <1@x>\nMessage-ID: <3@x>\n"
+    b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+    b"Content-Type: text/plain\n\nbody\n--b\nContent-Type: application/pdf\n"
+    b"Content-Transfer-Encoding: base64\n\nAAAA\n--b--\n",
+    b"Subject: \"quoted\" (comment) \\ back\nFrom: \"Doe, J\" <d@example.org>\n\nx\n",
+]
+COMMANDS = ["FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)",
+            "SORT (SUBJECT DATE) UTF-8 ALL", "THREAD REFERENCES UTF-8 ALL",
+            "SEARCH FROM example.org", "FETCH 1:* (BODY.PEEK[])"]
+
+
+def forget_memory() -> None:
+    """What a new process would have: nothing but the files."""
+    FolderCache.forget_all()
+    sharedfolder.forget_all()
+    folders.forget_listings()
+    uiddb.forget_parses()
+
+
+def fill(world: World, count: int = 24) -> None:
+    for n in range(count):
+        world.deliver(MESSAGES[n % len(MESSAGES)], flags="S" if n % 3 else "")
+
+
+async def _transcript(world: World) -> list[bytes]:
+    client = MemoryClient(world.context(), preauth=world.accounts["paul"])
+    await client.line()
+    out = await client.command("s SELECT INBOX")
+    for n, command in enumerate(COMMANDS):
+        out += await client.command(f"c{n} {command}")
+    await client.command("z LOGOUT")
+    await client.close()
+    return out
+
+
+def transcript(world: World) -> list[bytes]:
+    return asyncio.run(_transcript(world))
+
+
+def cache_path(world: World) -> str:
+    return os.path.join(world.maildir(), CACHE_NAME)
+
+
+# ---------------------------------------------------------------- the cache file
+
+def test_cache_file_is_written_and_used(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(world)
+    first = transcript(world)
+    assert os.path.exists(cache_path(world))
+    forget_memory()
+    fetch_module = __import__("postillion.imap.session.fetch", fromlist=["x"])
+
+    def no_parsing(*args: Any) -> Any:
+        raise AssertionError("ENVELOPE computed although cached")
+    monkeypatch.setattr(fetch_module, "envelope", no_parsing)
+    monkeypatch.setattr(fetch_module, "body_structure", no_parsing)
+    assert transcript(world) == first
+
+
+def _truncate(path: str) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+
+
+def _random_bytes(path: str) -> None:
+    size = os.path.getsize(path)
+    with open(path, "wb") as f:
+        f.write(random.Random(5).randbytes(size))
+
+
+def _flip_a_byte(path: str) -> None:
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) - 3)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0x55]))
+
+
+def _older_version(path: str) -> None:
+    with open(path, "r+b") as f:
+        f.seek(len(foldercache.MAGIC))
+        f.write(struct.pack("<H", 0))
+
+
+def _other_uidvalidity(path: str) -> None:
+    with open(path, "r+b") as f:
+        f.seek(len(foldercache.MAGIC) + 2)
+        f.write(struct.pack("<I", 12345))
+
+
+@pytest.mark.parametrize("damage", [os.unlink, _truncate, _random_bytes, _flip_a_byte,
+                                    _older_version, _other_uidvalidity,
+                                    lambda p: open(p, "wb").close()],
+                         ids=["deleted", "truncated", "random", "flipped", "old-version",
+                              "uidvalidity", "empty"])
+def test_damaged_cache_is_rebuilt_silently(world: World,
+                                           damage: Callable[[str], None]) -> None:
+    fill(world)
+    first = transcript(world)
+    damage(cache_path(world))
+    forget_memory()
+    assert transcript(world) == first
+    # ... and the rewritten file is whole again.
+    forget_memory()
+    cache = FolderCache.for_folder(world.maildir())
+    cache.ensure_loaded()
+    assert len(cache.records) == 24
+
+
+def test_hostile_wire_values_are_not_trusted(world: World) -> None:
+    fill(world, 4)
+    first = transcript(world)
+    forget_memory()
+    cache = FolderCache.for_folder(world.maildir())
+    cache.ensure_loaded()
+    assert cache.records
+    for record in cache.records.values():
+        record.envelope = b'(NIL)\r\n* 99 EXISTS\r\nz OK (x)'
+        record.bodystructure = b"(\x00)"
+    cache.changed()
+    cache.save(force=True)
+    forget_memory()
+    assert transcript(world) == first
+
+
+def test_cache_agrees_with_a_fresh_scan_after_other_processes(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(world, 40)
+    transcript(world)
+    maildir = world.maildir()
+    cur = os.path.join(maildir, "cur")
+    names = sorted(os.listdir(cur))
+    os.unlink(os.path.join(cur, names[0]))                     # expunged elsewhere
+    os.rename(os.path.join(cur, names[1]),                     # flags changed elsewhere
+              os.path.join(cur, names[1].split(":")[0] + ":2,FT"))
+    world.deliver(MESSAGES[2])                                   # a new message
+    with_cache = transcript(world)
+    forget_memory()
+    monkeypatch.setenv(foldercache.ENV_SWITCH, "0")
+    os.unlink(cache_path(world))
+    without = transcript(world)
+    # Only \Recent differs: the first session after the delivery took it.
+    def unrecent(lines: list[bytes]) -> list[bytes]:
+        return [re.sub(rb" ?\\Recent ?", b"", line)
+                for line in lines if not line.endswith(b" RECENT\r\n")]
+    assert unrecent(with_cache) == unrecent(without)
+
+
+# ---------------------------------------------------------------- sessions share
+
+def test_sessions_share_one_message_list_and_see_each_other(world: World) -> None:
+    fill(world, 10)
+
+    async def main() -> None:
+        ctx = world.context()
+        a = MemoryClient(ctx, preauth=world.accounts["paul"])
+        b = MemoryClient(ctx, preauth=world.accounts["paul"])
+        await a.line()
+        await b.line()
+        await a.command("a1 SELECT INBOX")
+        await b.command("b1 SELECT INBOX")
+        key = (os.path.abspath(world.maildir()), False, True)
+        shared = sharedfolder._registry[key]
+        assert shared.users == 2
+        out = await a.command("a2 STORE 2 +FLAGS (\\Flagged)")
+        assert out[0].startswith(b"* 2 FETCH (FLAGS (")
+        noop = await b.command("b2 NOOP")
+        assert any(line.startswith(b"* 2 FETCH (FLAGS (") and b"\\Flagged" in line
+                   for line in noop)
+        await a.command("a3 STORE 3 +FLAGS (\\Deleted)")
+        await a.command("a4 EXPUNGE")
+        # FETCH may not send EXPUNGE: message 3 stays a ghost for b.
+        fetched = await b.command("b3 FETCH 3:4 (UID)")
+        assert not any(b"EXPUNGE" in line for line in fetched)
+        noop = await b.command("b4 NOOP")
+        assert b"* 3 EXPUNGE\r\n" in noop
+        for client in (a, b):
+            await client.command("z LOGOUT")
+            await client.close()
+        assert shared.users == 0
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- no client stalls another
+
+def test_noop_is_answered_while_another_session_searches(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(world, 10)
+    searching_started = threading.Event()
+    noop_answered = threading.Event()
+    real_search = engine.search
+
+    def slow_search(*args: Any, **kwargs: Any) -> Any:
+        searching_started.set()
+        # The search goes on until the other session has been served.
+        assert noop_answered.wait(30), "NOOP was not answered during SEARCH"
+        return real_search(*args, **kwargs)
+    monkeypatch.setattr(engine, "search", slow_search)
+
+    async def main() -> None:
+        ctx = world.context()
+        a = MemoryClient(ctx, preauth=world.accounts["paul"])
+        b = MemoryClient(ctx, preauth=world.accounts["paul"])
+        await a.line()
+        await b.line()
+        await a.command("a1 SELECT INBOX")
+        await b.command("b1 SELECT INBOX")
+        a.send(b"a2 SEARCH TEXT hello\r\n")
+        while not searching_started.is_set():
+            await asyncio.sleep(0.01)
+        noop = await b.command("b2 NOOP")
+        assert noop[-1].startswith(b"b2 OK")
+        assert b"a2 OK" not in a.writer.data   # the SEARCH is still running
+        noop_answered.set()
+        found = await a.until(b"a2")
+        assert found[-1].startswith(b"a2 OK")
+        for client in (a, b):
+            await client.command("z LOGOUT")
+            await client.close()
+
+    asyncio.run(main())
+
+
+class HashingWriter:
+    """A StreamWriter that keeps nothing: it hashes what it is given."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.tail = bytearray()   # the last bytes, to find tagged answers
+        self.changed = asyncio.Event()
+        self.largest_write = 0
+
+    def write(self, data: bytes) -> None:
+        self.largest_write = max(self.largest_write, len(data))
+        self.digest.update(data)
+        self.tail = (self.tail + data)[-4096:]
+        self.changed.set()
+
+    async def drain(self) -> None:
+        await asyncio.sleep(0)
+
+    def close(self) -> None:
+        self.changed.set()
+
+    async def wait_closed(self) -> None:
+        return None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+def test_fetch_of_a_big_message_streams_it(world: World) -> None:
+    rng = random.Random(1)
+    line = b"".join(bytes([rng.randrange(97, 123)]) for _ in range(75)) + b"\n"
+    body = b"Subject: big\n\n" + line * (24 * 1024 * 1024 // len(line)) + b"end\r\nlast\r"
+    world.deliver(body, flags="S")
+    expected_literal = to_crlf(body)
+
+    async def until(writer: HashingWriter, marker: bytes) -> None:
+        while marker not in writer.tail:
+            writer.changed.clear()
+            await asyncio.wait_for(writer.changed.wait(), 30)
+
+    async def main() -> tuple[str, int, int]:
+        reader = asyncio.StreamReader()
+        writer = HashingWriter()
+        task = asyncio.get_running_loop().create_task(run_session(
+            reader, writer, world.context(), preauth=world.accounts["paul"]))  # type: ignore[arg-type]
+        reader.feed_data(b"a SELECT INBOX\r\n")
+        await until(writer, b"a OK")
+        writer.digest = hashlib.sha256()
+        tracemalloc.start()
+        reader.feed_data(b"b FETCH 1 (BODY.PEEK[])\r\n")
+        await until(writer, b"b OK FETCH completed.\r\n")
+        _now, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        reader.feed_eof()
+        await asyncio.wait_for(task, 10)
+        return writer.digest.hexdigest(), peak, writer.largest_write
+
+    digest, peak, largest = asyncio.run(main())
+    wanted = hashlib.sha256(b"* 1 FETCH (BODY[] {%d}\r\n" % len(expected_literal)
+                            + expected_literal + b")\r\nb OK FETCH completed.\r\n")
+    assert digest == wanted.hexdigest()
+    assert largest < 1024 * 1024
+    assert peak < 8 * 1024 * 1024 < len(expected_literal)
+
+
+# ---------------------------------------------------------------- IDLE at scale
+
+def test_two_hundred_idle_sessions_all_hear_one_delivery_from_one_scan(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(world, 20)
+    scans: list[str] = []
+    real_scan = uiddb.scan_and_assign
+
+    def counting_scan(folder_dir: str, **kwargs: Any) -> uiddb.FolderScan:
+        scans.append(folder_dir)
+        return real_scan(folder_dir, **kwargs)
+    monkeypatch.setattr(uiddb, "scan_and_assign", counting_scan)
+
+    async def main() -> None:
+        notifier = make_notifier()
+        ctx = replace(world.context(), notifier=notifier)
+        clients = [MemoryClient(ctx, preauth=world.accounts["paul"]) for _ in range(200)]
+        for client in clients:
+            await client.line()
+        await asyncio.gather(*(c.command("s SELECT INBOX") for c in clients))
+
+        async def enter_idle(c: MemoryClient) -> None:
+            c.send(b"i IDLE\r\n")
+            assert (await c.line()).startswith(b"+ ")
+        await asyncio.gather(*(enter_idle(c) for c in clients))
+        # The sessions' own rescans are over; count only what the delivery causes.
+        await asyncio.sleep(0.2)
+        scans.clear()
+        await asyncio.to_thread(delivery.deliver, world.maildir(), b"Subject: new\n\nx\n",
+                                durable=False)
+
+        async def hears_exists(c: MemoryClient) -> bytes:
+            return await c.line(timeout=20)
+        heard = await asyncio.gather(*(hears_exists(c) for c in clients))
+        assert all(line == b"* 21 EXISTS\r\n" for line in heard)
+        assert len(scans) <= 3, f"{len(scans)} scans for one delivery"
+
+        async def leave(c: MemoryClient) -> None:
+            c.send(b"d DONE\r\n")
+            await c.until(b"i")
+            await c.command("z LOGOUT")
+            await c.close()
+        await asyncio.gather(*(leave(c) for c in clients))
+        notifier.close()
+
+    asyncio.run(main())
+
