@@ -108,6 +108,8 @@ DIFFERENCES: dict[str, Differs] = {
     "LIST INBOX. %": SPECIAL_USE,
     'LIST "" INBOX.A*': SPECIAL_USE,
     'LIST "" INBOX.A* #2': SPECIAL_USE,
+    'LIST "" * #2': Differs(DOCUMENTED, SPECIAL_USE.reason + "; and INBOX.Trailing exists "
+                            "(see LIST \"\" INBOX.Trailing*)"),
     'LSUB "" *': Differs(CHOICE, LSUB),
     'LSUB "" %': Differs(CHOICE, LSUB),
     'LSUB "" INBOX.%': Differs(CHOICE, LSUB),
@@ -314,10 +316,6 @@ KNOWN_BUGS.update({
                                            "(flag dropped); Courier refuses it before +"),
     'APPEND INBOX.Trash (\\Seen) "bad date" {LIT}': (
         "a malformed date is refused only after the literal; Courier refuses before +"),
-    'LIST "" * #2': (SPECIAL_USE.reason + "; and INBOX's \\Marked: Courier marks INBOX while "
-                     "any message is unseen (new/ or cur/ without S), mailstore.inbox_marked "
-                     "only while new/ holds mail; and INBOX.Trailing exists (see LIST \"\" "
-                     "INBOX.Trailing*)"),
 })
 
 

@@ -166,12 +166,21 @@ class MailStore:
         return self.maildir.list_folders()
 
     def inbox_marked(self) -> bool:
-        """Courier's INBOX \\Marked: something waits in new/."""
-        try:
-            with os.scandir(os.path.join(self.root, "new")) as it:
-                return any(not e.name.startswith(".") for e in it)
-        except FileNotFoundError:
-            return False
+        """Courier's INBOX \\Marked: a message in new/, or one in cur/ without
+        \\Seen (no ``:2,`` info, or no ``S`` in it), as its LIST computes it."""
+        for subdir in ("new", "cur"):
+            try:
+                with os.scandir(os.path.join(self.root, subdir)) as it:
+                    for entry in it:
+                        if entry.name.startswith("."):
+                            continue
+                        _, sep, info = entry.name.rpartition(":")
+                        if subdir == "new" or not sep or not info.startswith("2,") \
+                                or "S" not in info:
+                            return True
+            except FileNotFoundError:
+                continue
+        return False
 
     def special_use(self, name: str) -> str | None:
         parts = name.split(names.SEPARATOR)
