@@ -268,6 +268,8 @@ class SharedTree:
     clash_list: tuple[ShareClash, ...]
     by_levels: dict[tuple[str, ...], SharedAccount] = field(
         default_factory=dict, compare=False, repr=False)
+    _by_maildir: dict[str, list[SharedAccount]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def clashes(self) -> list[ShareClash]:
         """Names that munge to the same IMAP name (reported, never merged)."""
@@ -293,10 +295,14 @@ class SharedTree:
 
     def by_maildir(self) -> dict[str, list[SharedAccount]]:
         """Accounts keyed by :func:`maildir_key` (one maildir may be shared twice)."""
-        result: dict[str, list[SharedAccount]] = {}
-        for account in self.accounts:
-            result.setdefault(maildir_key(account.maildir), []).append(account)
-        return result
+        # Computed once per tree (a session's every LIST asks; 10,000 accounts
+        # cost tens of milliseconds of path normalisation).
+        if not self._by_maildir and self.accounts:
+            result: dict[str, list[SharedAccount]] = {}
+            for account in self.accounts:
+                result.setdefault(maildir_key(account.maildir), []).append(account)
+            self._by_maildir.update(result)
+        return self._by_maildir
 
 
 def maildir_key(path: str) -> str:
