@@ -67,6 +67,7 @@ SELECT_CODES = Differs(DOCUMENTED, "SELECT/EXAMINE also send [UIDNEXT] (RFC 3501
                        "[UNSEEN] (docs/imap-session.md)", lines=r"^\* OK \[(UIDNEXT|UNSEEN) ")
 KEYWORD_ORDER = ("the order of keywords in FLAGS/PERMANENTFLAGS is Courier's hash order; "
                  "no order is prescribed")
+KEYWORDS = Differs(UNPRESCRIBED, KEYWORD_ORDER, lines=r"^\* (FLAGS|OK \[PERMANENTFLAGS) ")
 SELECT_KEYWORDS = Differs(UNPRESCRIBED, KEYWORD_ORDER + "; and [UIDNEXT]/[UNSEEN] as SELECT",
                           lines=r"^\* (FLAGS|OK \[PERMANENTFLAGS|OK \[UIDNEXT|OK \[UNSEEN)")
 BODY_EXTENSIONS = Differs(DOCUMENTED, "BODYSTRUCTURE reports Content-Location (RFC 3501 body "
@@ -166,6 +167,9 @@ DIFFERENCES: dict[str, Differs] = {
     'SELECT "INBOX.Projekte.Überblick"': SELECT_CODES,
     'SELECT "INBOX.Genève"': SELECT_CODES,
     "EXAMINE INBOX.Work": SELECT_KEYWORDS,
+    "SELECT INBOX #2": SELECT_KEYWORDS,
+    "UID STORE 3 +FLAGS (\\Draft Junk)": KEYWORDS,
+    "UID STORE 3 FLAGS.SILENT (NonJunk)": KEYWORDS,
     "SELECT INBOX.Work": SELECT_KEYWORDS,
     "FETCH 3 ENVELOPE": Differs(DOCUMENTED, "raw 8-bit header text is sent as it is (a literal); "
                                 "Courier re-encodes it as =?utf-8?B?...?= (docs/message.md)"),
@@ -251,9 +255,6 @@ DIFFERENCES: dict[str, Differs] = {
 
 KNOWN_BUGS: dict[str, str] = {}
 
-FLAG_ORDER = ("flag order: Courier lists system flags in maildir letter order (\\Draft "
-              "\\Flagged \\Answered \\Seen \\Deleted, then \\Recent, then keywords); "
-              "selected.ordered_flags says it follows Courier but puts \\Seen first")
 INTERNALDATE_DAY = ("INTERNALDATE day: we write \" 1-Jan-2024\" (protocol/wire.date_time), "
                     "Courier \"01-Jan-2024\"; both RFC 3501 forms, but transcripts should agree")
 ENVELOPE_SPACES = ("ENVELOPE address lists: we put a space between addresses "
@@ -267,19 +268,6 @@ ONE_MIME = ("BODY[1.MIME] of a single-part MIME message: Courier gives the top-l
             "checked only on a message without MIME headers)")
 
 KNOWN_BUGS.update({
-    "FETCH 1:* (FLAGS UID)": FLAG_ORDER,
-    "UID FETCH 1:* (FLAGS)": FLAG_ORDER,
-    "FETCH 1:2 FLAGS": FLAG_ORDER,
-    "STORE 1 +FLAGS ($Label1 \\Flagged)": FLAG_ORDER,
-    "STORE 1:* +FLAGS (\\Seen)": FLAG_ORDER,
-    "FETCH 1:* (UID FLAGS) #2": FLAG_ORDER,
-    "FETCH 1:* (FLAGS)": FLAG_ORDER,
-    "STORE 1:* +FLAGS (\\Deleted)": FLAG_ORDER,
-    "UID STORE 3 +FLAGS (\\Draft Junk)": FLAG_ORDER + "; also " + KEYWORD_ORDER + ", and UID "
-                                         "STORE answers FLAGS before UID (Courier: UID first)",
-    "UID STORE 3 FLAGS.SILENT (NonJunk)": KEYWORD_ORDER + " (listed as a bug only because "
-                                          "UID STORE 3 +FLAGS is)",
-    "SELECT INBOX #2": KEYWORD_ORDER + " (after the keyword bugs above)",
     "FETCH 1:* (INTERNALDATE RFC822.SIZE)": INTERNALDATE_DAY,
     "FETCH 1 FAST": INTERNALDATE_DAY,
     "FETCH 1 ALL": INTERNALDATE_DAY + "; " + ENVELOPE_SPACES + "; " + GROUPS,
@@ -292,12 +280,6 @@ KNOWN_BUGS.update({
     "FETCH 3 (UID FLAGS BODY[HEADER.FIELDS (DATE)] BODY.PEEK[TEXT]<2.5>)": (
         "FLAGS asked before BODY[...] shows \\Seen already (Courier: the flags before, then a "
         "FETCH (FLAGS)); " + HEADER_FIELDS_ECHO.reason + "; Courier's RFC 6855 ALERT"),
-    "STORE 4 +FLAGS (\\Bogus)": ("an unknown system flag is accepted silently and the FETCH "
-                                 "(FLAGS) response is sent twice; Courier refuses it with NO"),
-    "STORE 5 -FLAGS ($label1)": ("keywords are case-insensitive (Courier's courierimapkeywords "
-                                 "and our SEARCH KEYWORD): -FLAGS ($label1) must remove $Label1"),
-    "STORE 1 +FLAGS (\\Deleted)": ("STORE in a mailbox opened with EXAMINE answers OK; Courier "
-                                   "(and RFC 3501 6.3.2, read-only) refuse it with NO"),
     "SELECT": "a command without its arguments is NO; Courier answers BAD (as RFC 3501 says)",
     'LIST ""': "a command without its arguments is NO; Courier answers BAD",
     "CREATE": "a command without its arguments is NO; Courier answers BAD",

@@ -66,10 +66,11 @@ def flags_to_letters(flags: Iterable[str]) -> str:
 
 
 def ordered_flags(flags: Iterable[str], recent: bool = False) -> tuple[str, ...]:
-    """System flags in Courier's order, then \\Recent, then keywords."""
+    """System flags in Courier's order (that of the maildir letters D F R S T,
+    imapd.C get_message_flags), then \\Recent, then keywords."""
     present = set(flags)
-    out: list[str] = [f for f in ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
-                                  "\\Draft") if f in present]
+    out: list[str] = [f for f in ("\\Draft", "\\Flagged", "\\Answered", "\\Seen",
+                                  "\\Deleted") if f in present]
     if recent:
         out.append(RECENT)
     out += sorted(f for f in present if not f.startswith("\\"))

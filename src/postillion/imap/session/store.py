@@ -2,7 +2,10 @@
 
 System flags live in the file name (``:2,`` letters), keywords in
 courierimapkeywords (when IMAP_KEYWORDS is on).  On a read-only mailbox
-nothing is stored and the current flags are reported, as Courier does.
+nothing is stored and the current flags are reported, as Courier does, but
+a STORE naming \\Deleted is refused there (Courier: "Current box is selected
+READ-ONLY.").  Keywords compare case-insensitively, as Courier's do; a
+backslash flag that is not a system flag is a client error (Courier's NO).
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from postillion.imap.protocol import commands
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol.commands import StoreMode
 from postillion.imap.protocol.fetchdata import flags_item, uid_item
-from postillion.imap.selected import RECENT, MessageEntry, SelectedMailbox
+from postillion.imap.selected import RECENT, SYSTEM_FLAGS, MessageEntry, SelectedMailbox
 from postillion.maildir.errors import MessageNotFound
 
 from . import access
+from .errors import ERROR_TEXT
 
 if TYPE_CHECKING:
     from .core import Handler, Session
@@ -35,9 +39,11 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
         if cmd.mode is StoreMode.REPLACE:
             new = given
         elif cmd.mode is StoreMode.ADD:
-            new = entry.flags | given
+            have = {f.lower() for f in entry.flags}
+            new = entry.flags | {f for f in given if f.lower() not in have}
         else:
-            new = entry.flags - given
+            drop = {f.lower() for f in given}
+            new = frozenset(f for f in entry.flags if f.lower() not in drop)
         # Courier: a flag the ACL does not allow to change keeps its value, silently.
         new = access.permitted_change(entry.flags, new, rights)
         if new != entry.flags and not selected.readonly:
@@ -47,16 +53,20 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
                 selected.mark_expunged(entry)
                 continue
         if not cmd.silent or selected.readonly:
-            items = [flags_item(selected.fetch_flags(entry))]
-            if cmd.uid:
-                items.append(uid_item(entry.uid))
-            out.append(r.FetchData(seq, tuple(items)))
+            flags = flags_item(selected.fetch_flags(entry))
+            # UID first, as Courier's UID STORE answers.
+            items = (uid_item(entry.uid), flags) if cmd.uid else (flags,)
+            out.append(r.FetchData(seq, items))
     return out
 
 
 async def store(session: Session, cmd: commands.Store) -> r.TaggedResponse:
     selected = session.selected
     assert selected is not None
+    if any(f.startswith("\\") and f not in SYSTEM_FLAGS for f in cmd.flags):
+        return r.TaggedResponse(cmd.tag, "NO", ERROR_TEXT)
+    if selected.readonly and "\\Deleted" in cmd.flags:
+        return r.TaggedResponse(cmd.tag, "NO", "Current box is selected READ-ONLY.")
     try:
         pairs = selected.select(cmd.sequence, uid=cmd.uid, saved=session.saved_search)
     except ValueError as exc:
@@ -64,7 +74,8 @@ async def store(session: Session, cmd: commands.Store) -> r.TaggedResponse:
         return r.TaggedResponse(cmd.tag, "OK", "STORE completed.")
     if not selected.readonly and selected.use_keywords and cmd.mode is not StoreMode.REMOVE \
             and access.flag_allowed("keyword", access.selected_rights(selected)):
-        fresh = {f for f in cmd.flags if not f.startswith("\\")} - set(selected.announced_keywords)
+        known = {k.lower() for k in selected.announced_keywords}
+        fresh = {f for f in cmd.flags if not f.startswith("\\") and f.lower() not in known}
         if fresh and pairs:
             selected.announced_keywords = tuple(sorted({*selected.announced_keywords, *fresh}))
             await session.send(r.FlagsData(selected.flag_list()),

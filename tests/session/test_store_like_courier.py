@@ -1,0 +1,59 @@
+"""STORE answers as Courier's imapd does (found by tests/interop/
+test_imapd_differential.py): flag order, UID first in UID STORE, keywords
+case-insensitive, unknown backslash flags refused, \\Deleted refused in a
+read-only mailbox."""
+
+from __future__ import annotations
+
+import asyncio
+
+from .harness import MemoryClient, World, texts
+
+MESSAGE = b"From: ann@example.org\nSubject: hello\n\nbody\n"
+
+
+def run(world: World, *commands: str) -> list[list[str]]:
+    async def main() -> list[list[str]]:
+        client = MemoryClient(world.context())
+        await client.line()
+        assert texts(await client.command("l1 LOGIN paul paulpw")) == ["l1 OK LOGIN Ok."]
+        answers = [texts(await client.command(command)) for command in commands]
+        await client.close()
+        return answers
+
+    return asyncio.run(main())
+
+
+def test_flags_in_maildir_letter_order_and_uid_first(world: World) -> None:
+    world.deliver(MESSAGE)
+    _, store, uid_store = run(world, "a1 SELECT INBOX",
+                              "a2 STORE 1 FLAGS (\\Seen \\Deleted \\Answered \\Flagged \\Draft)",
+                              "a3 UID STORE 1 -FLAGS (\\Draft)")
+    assert store == ["* 1 FETCH (FLAGS (\\Draft \\Flagged \\Answered \\Seen \\Deleted \\Recent))",
+                     "a2 OK STORE completed."]
+    assert uid_store == ["* 1 FETCH (UID 1 FLAGS (\\Flagged \\Answered \\Seen \\Deleted \\Recent))",
+                         "a3 OK STORE completed."]
+
+
+def test_keywords_compare_case_insensitively(world: World) -> None:
+    world.deliver(MESSAGE)
+    answers = run(world, "a1 SELECT INBOX", "a2 STORE 1 +FLAGS.SILENT ($Label1)",
+                  "a3 STORE 1 +FLAGS ($LABEL1)", "a4 STORE 1 -FLAGS ($label1)")
+    assert answers[2] == ["* 1 FETCH (FLAGS (\\Recent $Label1))", "a3 OK STORE completed."]
+    assert answers[3] == ["* 1 FETCH (FLAGS (\\Recent))", "a4 OK STORE completed."]
+
+
+def test_unknown_backslash_flag_is_refused(world: World) -> None:
+    world.deliver(MESSAGE)
+    _, bogus, flags = run(world, "a1 SELECT INBOX", "a2 STORE 1 +FLAGS (\\Seen \\Bogus)",
+                          "a3 FETCH 1 FLAGS")
+    assert bogus == ["a2 NO Error in IMAP command received by server."]
+    assert flags == ["* 1 FETCH (FLAGS (\\Recent))", "a3 OK FETCH completed."]
+
+
+def test_deleted_is_refused_in_a_read_only_mailbox(world: World) -> None:
+    world.deliver(MESSAGE)
+    _, deleted, seen = run(world, "a1 EXAMINE INBOX", "a2 STORE 1 +FLAGS (\\Deleted)",
+                           "a3 STORE 1 +FLAGS (\\Seen)")
+    assert deleted == ["a2 NO Current box is selected READ-ONLY."]
+    assert seen == ["* 1 FETCH (FLAGS (\\Recent))", "a3 OK STORE completed."]
