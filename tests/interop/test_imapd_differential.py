@@ -294,8 +294,8 @@ KNOWN_BUGS.update({
         "an invalid date is refused only after the literal; Courier refuses before +"),
     "APPEND INBOX.Trash (\\Recent) {LIT}": ("APPEND with \\Recent is refused only after the "
                                             "literal; Courier refuses before +"),
-    "APPEND INBOX.Trash (\\Bogus) {LIT}": ("APPEND with an unknown system flag is accepted "
-                                           "(flag dropped); Courier refuses it before +"),
+    "APPEND INBOX.Trash (\\Bogus) {LIT}": ("an unknown system flag is refused only after the "
+                                           "literal; Courier refuses before +"),
     'APPEND INBOX.Trash (\\Seen) "bad date" {LIT}': (
         "a malformed date is refused only after the literal; Courier refuses before +"),
 })

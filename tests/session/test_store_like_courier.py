@@ -57,3 +57,10 @@ def test_deleted_is_refused_in_a_read_only_mailbox(world: World) -> None:
                            "a3 STORE 1 +FLAGS (\\Seen)")
     assert deleted == ["a2 NO Current box is selected READ-ONLY."]
     assert seen == ["* 1 FETCH (FLAGS (\\Recent))", "a3 OK STORE completed."]
+
+
+def test_append_with_an_unknown_backslash_flag_stores_nothing(world: World) -> None:
+    answers = run(world, "a1 APPEND INBOX (\\Seen \\Bogus) {2+}\r\nx\n",
+                  "a2 STATUS INBOX (MESSAGES)")
+    assert answers[0] == ["a1 NO Error in IMAP command received by server."]
+    assert answers[1][0] == '* STATUS "INBOX" (MESSAGES 0)'

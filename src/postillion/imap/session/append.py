@@ -16,6 +16,7 @@ from postillion.imap.mailstore import NewMessage
 from postillion.imap.protocol import SequenceSet, commands
 from postillion.imap.protocol import responses as r
 from postillion.imap.selected import (
+    SYSTEM_FLAGS,
     MessageEntry,
     SelectedMailbox,
     flags_to_letters,
@@ -25,7 +26,7 @@ from postillion.maildir import acl
 from postillion.maildir.errors import MailboxNotFound
 
 from . import access
-from .errors import CommandFailed
+from .errors import ERROR_TEXT, CommandFailed
 
 if TYPE_CHECKING:
     from .core import Handler, Session
@@ -53,6 +54,9 @@ def _permitted(message: NewMessage, rights: str) -> NewMessage:
 
 
 async def append(session: Session, cmd: commands.Append) -> r.TaggedResponse:
+    if any(f.startswith("\\") and f not in SYSTEM_FLAGS for m in cmd.messages for f in m.flags):
+        # Courier: a backslash flag it does not know is a client error, nothing stored.
+        return r.TaggedResponse(cmd.tag, "NO", ERROR_TEXT)
     name, rights = await _target(session, cmd.mailbox, "APPEND")
     new = [_permitted(NewMessage(m.data.replace(b"\r\n", b"\n"), flags_to_letters(m.flags),
                       _keywords(m.flags),
