@@ -161,6 +161,7 @@ DIFFERENCES: dict[str, Differs] = {
                                                 "arrival"),
     "SELECT INBOX": SELECT_CODES,
     "SELECT INBOX #3": SELECT_CODES,
+    "SELECT INBOX #4": SELECT_CODES,
     "EXAMINE INBOX.Sent": SELECT_CODES,
     'SELECT "INBOX.Projekte.&ANw-berblick"': SELECT_CODES,
     "EXAMINE INBOX.Work.2024": SELECT_CODES,
@@ -246,6 +247,7 @@ DIFFERENCES: dict[str, Differs] = {
     "EXPUNGE #2": EXPUNGE_EXISTS,
     "UID EXPUNGE 2": EXPUNGE_EXISTS,
     "EXPUNGE #3": EXPUNGE_EXISTS,
+    "NOOP after another process expunged": EXPUNGE_EXISTS,
     "EXPUNGE #4": NO_CODES,
     "SELECT INBOX.Missing": NO_CODES,
     'APPEND "INBOX.Zürich" {LIT}': Differs(UNPRESCRIBED, "Courier adds * OK [ALERT] asking for an "

@@ -198,11 +198,15 @@ def _make_dirs(folder: Path, *, is_folder: bool) -> None:
         (folder / "maildirfolder").touch()
 
 
+def _base_name(stamp: int) -> str:
+    return f"{stamp}.M{stamp % 100000}P100.{HOST}"
+
+
 def _write_messages(folder: Path, messages: list[tuple[str, str, bytes]], start: int) -> int:
     total = 0
     for number, (subdir, flags, data) in enumerate(messages):
         stamp = start + number * 3600
-        name = f"{stamp}.M{stamp % 100000}P100.{HOST}"
+        name = _base_name(stamp)
         if subdir == "cur":
             name += ":2," + flags
         path = folder / subdir / name
@@ -244,3 +248,38 @@ def deliver_new_mail(maildir: Path) -> None:
 def copy_maildir(original: Path, target: Path) -> None:
     """A copy with the same mtimes (INTERNALDATE) on every file."""
     shutil.copytree(original, target, copy_function=shutil.copy2, symlinks=True)
+
+
+# -- changes by another process, made between two commands -------------------------
+
+EXTERNAL = (b"From: mda@example.com\nSubject: delivered meanwhile\n"
+            b"Date: Mon, 15 Jan 2024 10:00:00 +0000\n\nA new message.\n")
+
+
+def _inbox_file(home: Path, number: int) -> Path:
+    """The file of INBOX_MESSAGES[number] in cur/, whatever its flags."""
+    base = _base_name(BASE_TIME + number * 3600)
+    matches = [p for p in (home / "Maildir" / "cur").iterdir() if p.name.startswith(base + ":")]
+    assert len(matches) == 1, (base, matches)
+    return matches[0]
+
+
+def deliver_externally(home: Path) -> None:
+    """An MDA delivers into INBOX's new/."""
+    stamp = BASE_TIME + 14 * 86400
+    path = home / "Maildir" / "new" / f"{stamp}.M1P200.{HOST}"
+    path.write_bytes(EXTERNAL)
+    os.utime(path, (stamp, stamp))
+
+
+def flag_externally(home: Path) -> None:
+    """Another client flags INBOX's message without the blank line."""
+    path = _inbox_file(home, INBOX_MESSAGES.index(("cur", "", NO_BLANK_LINE)))
+    base, _, info = path.name.rpartition(":")
+    letters = "".join(sorted(set(info[2:]) | {"F"}))
+    path.rename(path.with_name(f"{base}:2,{letters}"))
+
+
+def delete_externally(home: Path) -> None:
+    """Another client expunges INBOX's top-level message/rfc822."""
+    _inbox_file(home, INBOX_MESSAGES.index(("new", "", TOP_RFC822))).unlink()

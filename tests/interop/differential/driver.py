@@ -15,7 +15,7 @@ import re
 import select
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,11 +28,15 @@ class Step:
     """One command of the script.  ``command`` is the text after the tag; each
     ``{LIT}`` in it stands for the next of ``literals``, sent as a synchronizing
     literal.  ``continuation`` is sent after the server's first ``+`` that is not
-    for a literal (IDLE's ``DONE``)."""
+    for a literal (IDLE's ``DONE``).  ``before`` changes the maildir first, as
+    another process would (it gets the server's working directory).  ``name``
+    replaces the command text as the step's key in the test's tables."""
 
     command: str
     literals: tuple[bytes, ...] = ()
     continuation: str | None = None
+    before: Callable[[Path], None] | None = None
+    name: str | None = None
 
     def __post_init__(self) -> None:
         if self.command.count(PLACEHOLDER) != len(self.literals):
@@ -187,6 +191,8 @@ def run_script(argv: Sequence[str], cwd: Path, env: dict[str, str],
             if gone:
                 exchanges.append(Exchange(tag, problem="not sent: " + gone))
                 continue
+            if step.before is not None:
+                step.before(cwd)
             started = time.monotonic()
             exchange = client.run(tag, step)
             exchange.seconds = time.monotonic() - started

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from tests.interop.differential.corpus import (
+    delete_externally,
+    deliver_externally,
+    flag_externally,
+)
 from tests.interop.differential.driver import Step
 
 APPEND_SIMPLE = (b"From: paul@example.com\r\nTo: alice@example.com\r\n"
@@ -456,10 +461,6 @@ IDLE = [
     S("SELECT INBOX"),
     S("IDLE", continuation="DONE"),
     S("NOOP"),
-    S("MOVE 1 INBOX.Archive"),
-    S("STATUS INBOX.Archive (MESSAGES)"),
-    S("UNSELECT"),
-    S("NOOP"),
 ]
 
 UTF8 = [
@@ -481,6 +482,21 @@ UTF8 = [
     S('DELETE "INBOX.Genève"'),
     S('UNSUBSCRIBE "INBOX.Genève"'),
     S('LSUB "" *'),
+]
+
+EXTERNAL = [
+    S("SELECT INBOX"),
+    S("NOOP", before=deliver_externally, name="NOOP after another process delivered"),
+    S("FETCH 4 (UID FLAGS RFC822.SIZE)"),
+    S("NOOP", before=flag_externally, name="NOOP after another process flagged"),
+    S("FETCH 2 UID", before=delete_externally, name="FETCH after another process expunged"),
+    S("STORE 3 +FLAGS (\\Answered)", name="STORE on the message another process expunged"),
+    S("NOOP", name="NOOP after another process expunged"),
+    S("FETCH 1:* (UID FLAGS)"),
+    S("MOVE 1 INBOX.Archive"),
+    S("STATUS INBOX.Archive (MESSAGES)"),
+    S("UNSELECT"),
+    S("NOOP"),
 ]
 
 BAD_SYNTAX = [
@@ -509,7 +525,7 @@ BAD_SYNTAX = [
 STEPS: list[Step] = [
     *CONNECTED, *FOLDERS, *HOSTILE, *STATUS_QUOTA_ACL, *NOT_SELECTED, *APPENDS,
     *SELECTED_FETCH, *FETCH_ERRORS, *STORES, *SEARCHES, *SORT_THREAD, *COPY_EXPUNGE,
-    *EXAMINE, *IDLE, *UTF8, *BAD_SYNTAX,
+    *EXAMINE, *IDLE, *UTF8, *EXTERNAL, *BAD_SYNTAX,
 ]
 
 
@@ -518,9 +534,9 @@ def step_keys(steps: list[Step]) -> list[str]:
     seen: Counter[str] = Counter()
     keys = []
     for step in steps:
-        seen[step.command] += 1
-        count = seen[step.command]
-        keys.append(step.command if count == 1 else f"{step.command} #{count}")
+        text = step.name or step.command
+        seen[text] += 1
+        keys.append(text if seen[text] == 1 else f"{text} #{seen[text]}")
     return keys
 
 
