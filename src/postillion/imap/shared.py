@@ -26,9 +26,11 @@ as ``\\Noselect \\HasChildren`` unless visible themselves; never one's own
 maildir, never entries whose maildir is missing, nothing with
 ``disableshared``.  The candidates come from the reverse ACL index
 (:mod:`postillion.maildir.sharedacl_index`: grantee -> folders with ``l``,
-rebuilt from the maildirs when missing), and each is checked once more
-against its ACL files with this module's rules before it is shown, so LIST
-never offers what SELECT would refuse to look up.
+rebuilt from the maildirs when missing, each answer checked against the
+signatures of the ACL files it summarises).  Where its notion of ``owner``
+(Courier's: the innermost index group's name) differs from ours, the folder
+is decided with this module's rules, so LIST never offers what SELECT would
+refuse to look up.
 """
 
 from __future__ import annotations
@@ -190,12 +192,16 @@ class SharedNamespace:
         shown: dict[str, SharedFolder] = {}
         for item in found:
             place = Place(item.name, item.maildir, item.folder, item.account.entry.name, True)
-            try:
-                rights = self.rights(place)
-            except (OSError, acl.AclError, InvalidMailboxName):
-                continue
-            if acl.RIGHT_LOOKUP in rights:
-                shown[place.name] = SharedFolder(place.name, True, False)
+            if item.account.group == self.identity.login:
+                # The index follows Courier's "owner" (user=<group name>), which
+                # this module does not: decide with our rules, as SELECT will.
+                try:
+                    rights = self.rights(place)
+                except (OSError, acl.AclError, InvalidMailboxName):
+                    continue
+                if acl.RIGHT_LOOKUP not in rights:
+                    continue
+            shown[place.name] = SharedFolder(place.name, True, False)
         for name in list(shown):
             parts = name.split(".")
             for size in range(2, len(parts)):
