@@ -64,8 +64,8 @@ ENV_SWITCH = "POSTILLION_FOLDER_CACHE"
 class CachedMessage:
     """What the cache knows of one message file."""
 
-    __slots__ = ("bodystructure", "envelope", "facets", "file_size", "inode", "mtime_ns",
-                 "rfc822_size", "uid")
+    __slots__ = ("bodystructure", "envelope", "facet_count", "facets", "file_size", "inode",
+                 "mtime_ns", "rfc822_size", "uid")
 
     def __init__(self, file_size: int, mtime_ns: int, inode: int) -> None:
         self.file_size = file_size
@@ -76,6 +76,7 @@ class CachedMessage:
         self.bodystructure: bytes | None = None
         self.facets: bytes | None = None         # JSON, decoded into the SearchCache
         self.uid = 0                             # the facets' UID
+        self.facet_count = 0                     # facets encoded in ``facets``
 
     def matches(self, st: os.stat_result) -> bool:
         return (st.st_size == self.file_size and st.st_mtime_ns == self.mtime_ns
@@ -256,17 +257,24 @@ class FolderCache:
                     if rec.facets is None or not rec.uid or self.records.get(base) is not rec:
                         continue
                     try:
-                        self._search.entries[(rec.uid, base)] = decode_facets(rec.facets)
+                        decoded = decode_facets(rec.facets)
+                        self._search.entries[(rec.uid, base)] = decoded
+                        rec.facet_count = len(decoded)
                     except (ValueError, KeyError, TypeError, IndexError):
                         rec.facets = None
         return self._search
 
     def _collect_facets(self) -> None:
+        # A message's facets never change, they only grow (a new kind asked
+        # for): only entries with more facets than last encoded are encoded.
         for (uid, base), facets in list(self._search.entries.items()):
             rec = self.records.get(base)
             if rec is None or not facets:
                 continue
+            if rec.uid == uid and rec.facet_count == len(facets) and rec.facets is not None:
+                continue
             rec.uid = uid
+            rec.facet_count = len(facets)
             rec.facets = encode_facets(facets)
 
     # ------------------------------------------------------------ file

@@ -220,7 +220,7 @@ class SharedFolder:
         if delta is not None:
             self.deltas.append(delta)
         self.snapshot = snap
-        self.cache.tidy(m.base for m in snap.messages)
+        self.cache.tidy((m.base for m in snap.messages), len(snap.messages))
         return snap
 
     def _keywords(self, scan: uiddb.FolderScan) -> dict[str, tuple[str, ...]] | None:
@@ -246,6 +246,7 @@ class SharedFolder:
         entries: list[MessageEntry] = []
         changed: list[int] = []
         words: set[str] = set()
+        created = 0
         for m in scan.messages:
             uid, filename = m[0], m[1]
             prior = old.get(uid)
@@ -266,9 +267,17 @@ class SharedFolder:
             if prior is not None and prior.flags != flags:
                 changed.append(uid)
             entries.append(entry)
+            created += 1
+        keywords_in_use = tuple(sorted(words))
+        if (previous is not None and not created and len(entries) == len(previous.messages)
+                and keywords_in_use == previous.keywords_in_use
+                and scan.uidvalidity == previous.uidvalidity
+                and scan.nextuid == previous.uidnext):
+            # Every entry is the previous snapshot's (our own new/ -> cur/
+            # moves, a rewritten uid database): nothing for anyone to learn.
+            return previous, None
         generation = previous.generation + 1 if previous is not None else 1
-        snap = Snapshot(generation, scan.uidvalidity, scan.nextuid, entries,
-                        tuple(sorted(words)))
+        snap = Snapshot(generation, scan.uidvalidity, scan.nextuid, entries, keywords_in_use)
         if previous is None or previous.uidvalidity != scan.uidvalidity:
             return snap, None
         removed = frozenset(old.keys() - snap.by_uid.keys())

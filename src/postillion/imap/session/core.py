@@ -76,6 +76,7 @@ class Session:
         self.saved_search: list[int] = []
         self._errors = 0
         self._read_task: asyncio.Task[bytes] | None = None
+        self._saving: asyncio.Future[None] | None = None
         self._closed = False
 
     # ------------------------------------------------------------ output
@@ -201,7 +202,7 @@ class Session:
         if self.selected is not None and self.conn.state is SessionState.SELECTED:
             allowed = info.expunges_allowed if info is not None else False
             try:
-                owed = await asyncio.to_thread(_sync_and_save, self.selected, allowed)
+                owed = await asyncio.to_thread(self.selected.sync, expunges_allowed=allowed)
             except UidValidityChanged:
                 await self.send(r.UntaggedStatus("BYE", "Mailbox UIDVALIDITY changed; "
                                                  "please reconnect."))
@@ -212,6 +213,22 @@ class Session:
                 owed = []
             await self.send(*owed)
         await self.send(*answer)
+        self._save_cache_later()
+
+    def _save_cache_later(self) -> None:
+        """Write the selected folder's cache file when due, after the answer
+        went out and without holding up the next command."""
+        selected = self.selected
+        if selected is None or selected.shared is None or self._saving is not None:
+            return
+        cache = selected.cache
+        if not cache.due():
+            return
+        self._saving = asyncio.get_running_loop().run_in_executor(None, _save, cache)
+        self._saving.add_done_callback(self._saved)
+
+    def _saved(self, _future: asyncio.Future[None]) -> None:
+        self._saving = None
 
     async def on_literal(self, event: LiteralRequest) -> None:
         if event.command == "APPEND" and self.store is not None and event.index == 0:
@@ -306,15 +323,6 @@ class Session:
             await self.writer.wait_closed()
         except (ConnectionError, OSError, asyncio.CancelledError):
             pass
-
-
-def _sync_and_save(selected: SelectedMailbox, expunges_allowed: bool) -> list[r.Response]:
-    owed = selected.sync(expunges_allowed=expunges_allowed)
-    try:
-        selected.save_cache()
-    except Exception:
-        log.exception("imap: folder cache of %s not saved", selected.folder_dir)
-    return owed
 
 
 def _save(cache: FolderCache) -> None:

@@ -331,7 +331,6 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
             else:
                 plain.append(response)
         await session.send(*plain)
-    await asyncio.to_thread(selected.save_cache)
     return r.TaggedResponse(cmd.tag, "OK", "FETCH completed.")
 
 
