@@ -290,8 +290,6 @@ KNOWN_BUGS.update({
                                      "writes atoms (a c ...), as its reference transcript shows"),
     "LISTRIGHTS INBOX.Work paul": ("the owner's required rights are \"al\" in Courier (it cannot "
                                    "lose them); we say \"\"; and the quoting as above"),
-    "APPEND INBOX.Missing {LIT}": ("APPEND to a missing mailbox sends + and takes the whole "
-                                   "literal before NO [TRYCREATE]; Courier refuses before +"),
     'APPEND INBOX.Trash "31-Feb-2024 10:00:00 +0000" {LIT}': (
         "an invalid date is refused only after the literal; Courier refuses before +"),
     "APPEND INBOX.Trash (\\Recent) {LIT}": ("APPEND with \\Recent is refused only after the "
@@ -321,6 +319,9 @@ def verdict(comparison: Comparison) -> str:
     if comparison.normalised_equal:
         return "normalised"
     key = comparison.key
+    for side in (comparison.courier, comparison.ours):
+        if side.problem and side.problem != "literal refused":
+            return f"MISMATCH: a server stopped answering ({side.problem})"
     if key in KNOWN_BUGS:
         return "known bug"
     differs = DIFFERENCES.get(key)

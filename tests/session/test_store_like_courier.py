@@ -64,3 +64,18 @@ def test_append_with_an_unknown_backslash_flag_stores_nothing(world: World) -> N
                   "a2 STATUS INBOX (MESSAGES)")
     assert answers[0] == ["a1 NO Error in IMAP command received by server."]
     assert answers[1][0] == '* STATUS "INBOX" (MESSAGES 0)'
+
+
+def test_append_to_a_missing_mailbox_is_refused_before_the_literal(world: World) -> None:
+    async def main() -> list[str]:
+        client = MemoryClient(world.context())
+        await client.line()
+        await client.command("l1 LOGIN paul paulpw")
+        client.send(b"a1 APPEND INBOX.Missing {5}\r\n")
+        answer = texts([await client.line()])
+        client.send(b"a2 APPEND INBOX {5}\r\n")
+        answer += texts([await client.line()])
+        await client.close()
+        return answer
+
+    assert asyncio.run(main()) == ["a1 NO [TRYCREATE] Mailbox does not exist.", "+ OK"]

@@ -55,14 +55,18 @@ class Comparison:
     ours_normalised: list[str]
 
     @property
+    def same_course(self) -> bool:
+        """Both ran to the tagged response, or both refused the same literal."""
+        return (self.courier.problem == self.ours.problem
+                and self.ours.problem in ("", "literal refused"))
+
+    @property
     def exact(self) -> bool:
-        return (self.courier.lines == self.ours.lines
-                and not self.courier.problem and not self.ours.problem)
+        return self.same_course and self.courier.lines == self.ours.lines
 
     @property
     def normalised_equal(self) -> bool:
-        return (self.courier_normalised == self.ours_normalised
-                and not self.courier.problem and not self.ours.problem)
+        return self.same_course and self.courier_normalised == self.ours_normalised
 
     def describe(self) -> str:
         def side(name: str, exchange: Exchange, lines: list[str]) -> str:

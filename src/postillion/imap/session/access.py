@@ -112,16 +112,20 @@ def _unquote(token: bytes) -> bytes:
 
 async def refuse_append_early(session: Session, event: LiteralRequest,
                               ) -> r.TaggedResponse | None:
-    """APPEND without ``i`` on its folder is refused before ``+``, as Courier
-    does, so the client never sends the message (None: go on)."""
+    """APPEND without ``i`` on its folder, or to a folder that does not
+    exist, is refused before ``+``, as Courier does, so the client never
+    sends the message (None: go on)."""
     match = _APPEND_HEAD.match(event.prefix)
     if match is None or event.tag is None:
         return None
     try:
         name = session.name_of(_unquote(match.group(1)))
         await require(session, name, acl.RIGHT_INSERT, "APPEND")
+        exists = await asyncio.to_thread(session.mail().exists, name)
     except CommandFailed as refusal:
         return r.TaggedResponse(event.tag, "NO", refusal.text, refusal.code)
     except Exception:
         return None  # the command itself will answer
+    if not exists:
+        return r.TaggedResponse(event.tag, "NO", "Mailbox does not exist.", r.TRYCREATE)
     return None
