@@ -55,6 +55,8 @@ _ABSENT = -1
 SAVE_AFTER_CHANGES = 256
 #: ...or this many seconds after the first unsaved change.
 SAVE_AFTER_SECONDS = 5.0
+#: Saves (other than when the last session leaves) at most this often.
+SAVE_MIN_INTERVAL = 30.0
 #: Folders whose caches a process keeps.
 FOLDERS_KEPT = 32
 #: Environment switch: POSTILLION_FOLDER_CACHE=0 keeps caches in memory only.
@@ -159,6 +161,7 @@ class FolderCache:
         self._loaded = False
         self._unsaved = 0
         self._first_unsaved = 0.0
+        self._last_save = -SAVE_MIN_INTERVAL
         self._expected: int | None = None
         self._lock = threading.RLock()
 
@@ -343,10 +346,13 @@ class FolderCache:
         self._pending_facets = [(b, r) for b, r in records.items() if r.facets is not None]
 
     def due(self) -> bool:
-        """Whether enough changed for a save to be worth it."""
-        return bool(self._unsaved) and (
+        """Whether enough changed for a save to be worth it (and the last
+        save is long enough ago: a save of a big folder costs the
+        interpreter a while, and a long command keeps adding records)."""
+        now = time.monotonic()
+        return bool(self._unsaved) and now - self._last_save >= SAVE_MIN_INTERVAL and (
             self._unsaved >= SAVE_AFTER_CHANGES
-            or time.monotonic() - self._first_unsaved >= SAVE_AFTER_SECONDS)
+            or now - self._first_unsaved >= SAVE_AFTER_SECONDS)
 
     def save(self, *, force: bool = False) -> bool:
         """Write the file if anything changed (``force``: even if not due).
@@ -356,6 +362,7 @@ class FolderCache:
         with self._lock:
             self._collect_facets()
             unsaved, self._unsaved = self._unsaved, 0
+            self._last_save = time.monotonic()
             try:
                 self._write()
             except OSError as exc:

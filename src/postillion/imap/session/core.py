@@ -300,7 +300,7 @@ class Session:
         selected, self.selected = self.selected, None
         self.saved_search = []
         if selected is not None:
-            await asyncio.to_thread(_save_and_close, selected)
+            self._release(selected)
         if self.conn.state is SessionState.SELECTED:
             self.conn.state = SessionState.AUTHENTICATED
 
@@ -311,18 +311,25 @@ class Session:
         if self._read_task is not None:
             self._read_task.cancel()
         selected, self.selected = self.selected, None
-        if selected is not None and selected.shared is not None:
-            cache, last = selected.cache, selected.shared.users <= 1
-            selected.close()
-            if last:
-                # Not awaited: a session being cancelled must not wait for
-                # the folder cache to be written (the executor finishes it).
-                asyncio.get_running_loop().run_in_executor(None, _save, cache)
+        if selected is not None:
+            self._release(selected)
         try:
             self.writer.close()
             await self.writer.wait_closed()
         except (ConnectionError, OSError, asyncio.CancelledError):
             pass
+
+    @staticmethod
+    def _release(selected: SelectedMailbox) -> None:
+        """Let go of a folder; the last session of the process to leave it
+        writes its cache file, in the background (neither the next command
+        nor a cancelled session waits for it; the executor finishes it)."""
+        if selected.shared is None:
+            return
+        cache, last = selected.cache, selected.shared.users <= 1
+        selected.close()
+        if last:
+            asyncio.get_running_loop().run_in_executor(None, _save, cache)
 
 
 def _save(cache: FolderCache) -> None:
@@ -330,16 +337,6 @@ def _save(cache: FolderCache) -> None:
         cache.save(force=True)
     except Exception:
         log.exception("imap: folder cache of %s not saved", cache.folder_dir)
-
-
-def _save_and_close(selected: SelectedMailbox) -> None:
-    try:
-        if selected.shared is not None and selected.shared.users <= 1:
-            selected.save_cache(force=True)
-    except Exception:
-        log.exception("imap: folder cache of %s not saved", selected.folder_dir)
-    finally:
-        selected.close()
 
 
 __all__ = ["Session", "SessionEnd", "commands"]
