@@ -79,3 +79,33 @@ def test_append_to_a_missing_mailbox_is_refused_before_the_literal(world: World)
         return answer
 
     assert asyncio.run(main()) == ["a1 NO [TRYCREATE] Mailbox does not exist.", "+ OK"]
+
+
+def test_append_with_flags_or_dates_courier_refuses_gets_no_before_the_literal(
+        world: World) -> None:
+    heads = ["a1 APPEND INBOX (\\Recent) {5}", "a2 APPEND INBOX (\\Seen \\Bogus) {5}",
+             'a3 APPEND INBOX "31-Feb-2024 10:00:00 +0000" {5}', 'a4 APPEND INBOX "bad" {5}',
+             'a5 APPEND INBOX (\\Seen $Label1 \\FLAGGED) " 9-Jan-2024 23:59:59 -0800" {5}',
+             "a6 APPEND INBOX () {5}"]
+
+    async def main() -> list[str]:
+        client = MemoryClient(world.context())
+        await client.line()
+        await client.command("l1 LOGIN paul paulpw")
+        answers = []
+        for head in heads:
+            client.send(head.encode() + b"\r\n")
+            answer = texts([await client.line()])[0]
+            answers.append(answer)
+            if answer.startswith("+"):
+                client.send(b"x\r\nyz\r\n")
+                answers.append(texts(await client.until(head.split()[0].encode()))[-1][:16])
+        await client.close()
+        return answers
+
+    assert asyncio.run(main()) == [
+        "a1 NO Error in IMAP command received by server.",
+        "a2 NO Error in IMAP command received by server.",
+        "a3 NO Error in IMAP command received by server.",
+        "a4 NO Error in IMAP command received by server.",
+        "+ OK", "a5 OK [APPENDUID", "+ OK", "a6 OK [APPENDUID"]

@@ -12,6 +12,7 @@ depends on the rights alone and never reveals existence).
 from __future__ import annotations
 
 import asyncio
+import datetime
 import re
 import weakref
 from collections.abc import Iterable
@@ -21,7 +22,7 @@ from postillion.imap.protocol import responses as r
 from postillion.imap.selected import SelectedMailbox
 from postillion.maildir import acl
 
-from .errors import CommandFailed
+from .errors import ERROR_TEXT, CommandFailed
 
 if TYPE_CHECKING:
     from postillion.imap.protocol import LiteralRequest
@@ -104,6 +105,29 @@ def permitted_flags(flags: Iterable[str], rights: str) -> tuple[str, ...]:
 _APPEND_HEAD = re.compile(rb'\S+ +APPEND +("(?:[^"\\]|\\.)*"|[^\s(){]+) ', re.IGNORECASE)
 
 
+_APPEND_REST = re.compile(rb'(?:\(([^()]*)\) *)?(?:"([^"]*)" *)?')
+_STORABLE = frozenset({"\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft"})
+
+
+def _bad_append_arguments(rest: bytes) -> bool:
+    """A flag list or date after APPEND's mailbox that Courier refuses before
+    ``+``: a backslash flag other than the five storable ones (``\\Recent``
+    too), or a date-time that is no date.  Unusual forms are left to the parser."""
+    match = _APPEND_REST.fullmatch(rest)
+    if match is None:
+        return False
+    flags, date = match.groups()
+    if flags and any(f.startswith(b"\\") and f.decode("ascii", "replace").lower()
+                     not in _STORABLE for f in flags.split()):
+        return True
+    if date is not None:
+        try:
+            datetime.datetime.strptime(date.decode("ascii").strip(), "%d-%b-%Y %H:%M:%S %z")
+        except ValueError:
+            return True
+    return False
+
+
 def _unquote(token: bytes) -> bytes:
     if token.startswith(b'"'):
         return re.sub(rb"\\(.)", rb"\1", token[1:-1])
@@ -112,12 +136,14 @@ def _unquote(token: bytes) -> bytes:
 
 async def refuse_append_early(session: Session, event: LiteralRequest,
                               ) -> r.TaggedResponse | None:
-    """APPEND without ``i`` on its folder, or to a folder that does not
-    exist, is refused before ``+``, as Courier does, so the client never
-    sends the message (None: go on)."""
+    """APPEND without ``i`` on its folder, to a folder that does not exist,
+    or with flags or a date Courier refuses, is refused before ``+``, as
+    Courier does, so the client never sends the message (None: go on)."""
     match = _APPEND_HEAD.match(event.prefix)
     if match is None or event.tag is None:
         return None
+    if _bad_append_arguments(event.prefix[match.end():]):
+        return r.TaggedResponse(event.tag, "NO", ERROR_TEXT)
     try:
         name = session.name_of(_unquote(match.group(1)))
         await require(session, name, acl.RIGHT_INSERT, "APPEND")
