@@ -154,6 +154,37 @@ def test_fetch_items_from_the_message_layer() -> None:
         + b" BODY[1]<0> {3}\r\nbod BINARY[1] ~{3}\r\na\0b BODY[9] NIL)\r\n")
 
 
+def test_envelope_address_lists_have_no_space_between_addresses() -> None:
+    # Courier's line for the differential corpus' message 7: RFC 3501
+    # env-to = "(" 1*address ")", the addresses adjacent.
+    raw = (b'From: "Newsletter" <news@example.com>\nSender: bounce@example.com\n'
+           b"Reply-To: reply@example.com\nTo: alice@example.com, bob@example.com\n"
+           b"Bcc: hidden@example.com\nSubject: [news] weekly report\n"
+           b"Date: Sun, 7 Jan 2024 15:00:00 +0000\nMessage-ID: <news-7@example.com>\n\nhi\n")
+    assert serialize(r.FetchData(7, (envelope_item(envelope(raw)),))) == (
+        b'* 7 FETCH (ENVELOPE ("Sun, 7 Jan 2024 15:00:00 +0000" "[news] weekly report" '
+        b'(("Newsletter" NIL "news" "example.com")) ((NIL NIL "bounce" "example.com")) '
+        b'((NIL NIL "reply" "example.com")) '
+        b'((NIL NIL "alice" "example.com")(NIL NIL "bob" "example.com")) NIL '
+        b'((NIL NIL "hidden" "example.com")) NIL "<news-7@example.com>"))\r\n')
+
+
+def test_encapsulated_envelope_and_multipart_parts_are_adjacent() -> None:
+    # body-type-mpart = 1*body SP media-subtype; the envelope of a
+    # message/rfc822 part follows env-to's rule as well.
+    raw = (b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n"
+           b"--B\nContent-Type: text/plain\n\none\n"
+           b"--B\nContent-Type: message/rfc822\n\n"
+           b"From: a@x.test\nTo: b@x.test, c@x.test\nSubject: in\n\nbody\n--B--\n")
+    line = serialize(r.FetchData(1, (body_structure_item(body_structure(parse_message(raw)),
+                                                         False),)))
+    assert line == (
+        b'* 1 FETCH (BODY (("text" "plain" NIL NIL NIL "8bit" 3 0)("message" "rfc822" NIL NIL '
+        b'NIL "8bit" 59 (NIL "in" ((NIL NIL "a" "x.test")) ((NIL NIL "a" "x.test")) '
+        b'((NIL NIL "a" "x.test")) ((NIL NIL "b" "x.test")(NIL NIL "c" "x.test")) NIL NIL NIL '
+        b'NIL) ("text" "plain" NIL NIL NIL "8bit" 4 0) 4) "mixed"))\r\n')
+
+
 @pytest.mark.parametrize("bad", [
     r.TaggedResponse(b"a", "MAYBE"), r.TaggedResponse(b"", "OK"), r.TaggedResponse(b"a b", "OK"),
     r.TaggedResponse(b"a", "OK", "two\r\nlines"), r.UntaggedStatus("DONE"),

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 CACHE_NAME = "postillion.cache"
 MAGIC = b"PSTLNCACHE\n"
-VERSION = 1
+VERSION = 2  # 2: ENVELOPE address lists without spaces (wire values changed)
 # magic, version, uidvalidity, count, crc32 of the body, body length
 _HEADER = struct.Struct("<11sHIIIQ")
 # file size, mtime_ns, inode, RFC822.SIZE (-1 unknown), uid (0 none),

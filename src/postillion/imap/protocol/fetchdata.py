@@ -49,9 +49,11 @@ def section_item(att: FetchAtt, data: bytes | None) -> FetchItem:
 
 
 def _addresses(values: tuple[Address, ...]) -> Value:
+    # RFC 3501: env-from = "(" 1*address ")": the addresses are adjacent,
+    # "((...)(...))", as Courier writes them.
     if not values:
         return None
-    return tuple((a.name, a.adl, a.mailbox, a.host) for a in values)
+    return (Adjacent(tuple((a.name, a.adl, a.mailbox, a.host) for a in values)),)
 
 
 def envelope_value(env: Envelope) -> Value:

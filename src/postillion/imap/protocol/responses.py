@@ -47,7 +47,7 @@ class Verbatim:
 @dataclass(frozen=True, slots=True)
 class Adjacent:
     """Values written one after the other with no space (a multipart's
-    body parts in BODYSTRUCTURE)."""
+    body parts in BODYSTRUCTURE, the addresses of an ENVELOPE list)."""
 
     items: tuple[Value, ...]
 
