@@ -147,11 +147,17 @@ def test_fetch_items_from_the_message_layer() -> None:
         section_item(FetchAtt("BINARY", Section((1,))), b"a\0b"),
         section_item(FetchAtt("BODY", Section((9,))), None))))
     assert line == (
-        b'* 7 FETCH (FLAGS (\\Seen $Junk) UID 42 INTERNALDATE " 1-Mar-2024 09:05:07 -0530" '
+        b'* 7 FETCH (FLAGS (\\Seen $Junk) UID 42 INTERNALDATE "01-Mar-2024 09:05:07 -0530" '
         b"ENVELOPE " + imap_render.envelope(env).encode() + b" BODYSTRUCTURE "
         + imap_render.body(structure).encode() + b" BODY "
         + imap_render.body(structure, extended=False).encode()
         + b" BODY[1]<0> {3}\r\nbod BINARY[1] ~{3}\r\na\0b BODY[9] NIL)\r\n")
+
+
+def test_internaldate_day_has_two_digits_as_courier_writes_it() -> None:
+    when = datetime.datetime(2024, 1, 1, 10, 0, tzinfo=datetime.UTC)
+    assert serialize(r.FetchData(1, (internaldate_item(when),))) == (
+        b'* 1 FETCH (INTERNALDATE "01-Jan-2024 10:00:00 +0000")\r\n')
 
 
 def test_envelope_address_lists_have_no_space_between_addresses() -> None:

@@ -330,7 +330,7 @@ def test_append_copy_move_uidplus(world: World) -> None:
         assert lines[0] == "* FLAGS ($Label \\Draft \\Answered \\Flagged \\Deleted \\Seen \\Recent)"
         assert "* 2 EXISTS" in lines
         assert texts(await c.command("a4 FETCH 1 (INTERNALDATE FLAGS)")) == [
-            '* 1 FETCH (INTERNALDATE " 1-Jan-2020 09:00:00 +0000" FLAGS (\\Seen $Label))',
+            '* 1 FETCH (INTERNALDATE "01-Jan-2020 09:00:00 +0000" FLAGS (\\Seen $Label))',
             "a4 OK FETCH completed."]
         answer = texts(await c.command("a5 COPY 1:2 INBOX.Archive"))
         assert answer[-1].startswith("a5 OK [COPYUID ") and answer[-1].endswith(

@@ -74,11 +74,13 @@ def date(value: datetime.date) -> bytes:
 
 
 def date_time(value: datetime.datetime) -> bytes:
-    """``"dd-Mon-yyyy hh:mm:ss +zzzz"``; a naive value is taken as UTC."""
+    """``"dd-Mon-yyyy hh:mm:ss +zzzz"``, the day as two digits (``"01-Jan-2024"``,
+    as Courier writes it; RFC 3501's date-day-fixed also allows `` 1``); a naive
+    value is taken as UTC."""
     offset = value.utcoffset() or datetime.timedelta(0)
     minutes = int(offset.total_seconds()) // 60
     sign = "-" if minutes < 0 else "+"
     minutes = abs(minutes)
-    return (f'"{value.day:2d}-{MONTHS[value.month - 1]}-{value.year:04d} '
+    return (f'"{value.day:02d}-{MONTHS[value.month - 1]}-{value.year:04d} '
             f'{value.hour:02d}:{value.minute:02d}:{value.second:02d} '
             f'{sign}{minutes // 60:02d}{minutes % 60:02d}"').encode()
