@@ -13,6 +13,7 @@ from postillion.message import (
     parse_message,
     rfc822_size,
     section_content,
+    to_crlf,
 )
 from postillion.message.headers import header_block_complete, header_bounds
 
@@ -88,10 +89,35 @@ def test_message_without_body_or_blank_line() -> None:
     data = b"To: x@y\nSubject: no body"
     assert header_bounds(data) == (len(data), len(data))
     assert envelope(data).subject == b"no body"
-    assert fetch(data, "HEADER") == b"To: x@y\r\nSubject: no body\r\n"
+    # Courier's RFC822.HEADER: the header as stored, no line end added.
+    assert fetch(data, "HEADER") == b"To: x@y\r\nSubject: no body"
     assert fetch(data, "TEXT") == b""
     structure = body_structure(parse_message(data))
     assert isinstance(structure, SinglePartBody) and (structure.size, structure.lines) == (0, 0)
+
+
+def test_header_without_blank_line_is_the_stored_header() -> None:
+    # Found by the differential test: HEADER was 118 octets for a message of
+    # RFC822.SIZE 116.  Courier's RFC822.HEADER is the message's 116 octets.
+    data = (b"From: dave@example.net\nTo: alice@example.com\nSubject: no blank line at all\n"
+            b"Date: Fri, 5 Jan 2024 13:00:00 +0000\n")
+    header = fetch(data, "HEADER")
+    assert header == to_crlf(data) and len(header) == rfc822_size(data) == 116
+    assert fetch(data, "TEXT") == b""
+
+
+def test_part_headers_without_blank_line_as_courier() -> None:
+    # Probed with Courier's imapd: an encapsulated message's HEADER (and a
+    # part's own HEADER) is the stored bytes; a part's MIME header ends
+    # with a line break.
+    data = (b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n"
+            b"--B\nContent-Type: text/plain\n--B\nContent-Type: message/rfc822\n\n"
+            b"From: in@x\nSubject: inner\n--B--\n")
+    assert fetch(data, "1.MIME") == b"Content-Type: text/plain\r\n"
+    assert fetch(data, "1.HEADER") == b"Content-Type: text/plain"
+    assert fetch(data, "2.HEADER") == b"From: in@x\r\nSubject: inner"
+    assert fetch(data, "2.TEXT") == b""
+    assert fetch(data, "2.MIME") == b"Content-Type: message/rfc822\r\n\r\n"
 
 
 def test_header_block_complete() -> None:

@@ -113,10 +113,11 @@ def find_part(root: MimePart, numbers: tuple[int, ...]) -> tuple[MimePart, bool]
     return current, as_own_body
 
 
-def _header_segments(entity: MimePart) -> tuple[Segment, ...]:
+def _mime_header_segments(entity: MimePart) -> tuple[Segment, ...]:
     segments: list[Segment] = [(entity.start, entity.body_start)]
     if entity.body_start == entity.header_end:
-        # No blank line was stored; the section still ends with one.
+        # No blank line was stored; a MIME header still ends with a line
+        # break, as Courier's does.
         segments.append(b"\r\n")
     return tuple(segments)
 
@@ -142,14 +143,17 @@ def section_content(root: MimePart, section: Section) -> SectionContent:
     if text == "MIME":
         if as_own_body or entity.is_message:
             return SectionContent(data, (b"\r\n",))
-        return SectionContent(data, _header_segments(entity))
+        return SectionContent(data, _mime_header_segments(entity))
     # HEADER / TEXT of a message/rfc822 part mean the encapsulated message's.
     if section.part and entity.message is not None and not as_own_body:
         entity = entity.message
     if text == "TEXT":
         return SectionContent(data, ((entity.body_start, entity.end),))
     if text == "HEADER":
-        return SectionContent(data, _header_segments(entity))
+        # The header as stored, blank line included when there is one and
+        # nothing added when there is none (Courier's RFC822.HEADER): HEADER
+        # and TEXT together are the entity, never more than RFC822.SIZE.
+        return SectionContent(data, ((entity.start, entity.body_start),))
     selected = select_fields(data, entity.start, entity.header_end, section.fields,
                              exclude=text == "HEADER.FIELDS.NOT")
     return SectionContent(data, (to_crlf(selected), b"\r\n"))
