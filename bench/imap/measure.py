@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import messages
-from bench.imap.client import ImapClient
+from bench.imap.client import ImapClient, ImapClosed, ImapTimeout
 from bench.imap.homes import fresh_home, remove_home
 from bench.imap.servers import LOGIN_NAME, PASSWORD, Listener, Server, free_port
 
@@ -67,24 +67,52 @@ async def _close(client: ImapClient, handle: Listener | asyncio.subprocess.Proce
         await handle.wait()
 
 
-async def _timed(client: ImapClient, text: str) -> float:
+class TooSlow(Exception):
+    """A command did not finish within the command limit."""
+
+
+async def _timed(client: ImapClient, text: str, limit: float | None = None) -> float:
     start = time.perf_counter()
-    reply = await client.command(text)
+    saved = client.timeout
+    if limit is not None:
+        client.timeout = min(saved, limit)
+    try:
+        reply = await client.command(text)
+    except ImapTimeout as exc:
+        raise TooSlow(f"> {client.timeout:.0f} s") from exc
+    finally:
+        client.timeout = saved
     elapsed = time.perf_counter() - start
-    if reply.status != "OK":
+    if limit is not None and elapsed > limit:
+        raise TooSlow(f"> {limit:.0f} s")
+    if reply.status == "BAD":
         raise NotApplicable(reply.text.decode(errors="replace")[:80])
+    if reply.status != "OK":
+        raise Failed(reply.text.decode(errors="replace")[:80])
     return elapsed
 
 
+class SelectTooSlow(TooSlow):
+    """SELECT alone took longer than the limit: no command can be timed."""
+
+
+class Failed(NotApplicable):
+    """The server answered NO (a bug or a limit), not "unknown command"."""
+
+
 async def session_times(server: Server, home: Path, work: Path, command: Command,
-                        timeout: float, *, prelude: str | None = None) -> tuple[float, float]:
+                        timeout: float, *, prelude: str | None = None,
+                        limit: float | None = None) -> tuple[float, float]:
     """One session: SELECT INBOX, then the command; both times."""
     client, handle = await server.open_session(home, work, timeout)
     try:
-        select = await _timed(client, "SELECT INBOX")
+        try:
+            select = await _timed(client, "SELECT INBOX", limit)
+        except TooSlow as exc:
+            raise SelectTooSlow(f"SELECT {exc}") from exc
         if prelude is not None:
             await _timed(client, prelude)
-        return select, await _timed(client, command.text)
+        return select, await _timed(client, command.text, limit)
     finally:
         await _close(client, handle)
 
@@ -97,7 +125,8 @@ class CommandResult:
 
 
 async def command_timings(server: Server, master: Path, work: Path, runs: int,
-                          timeout: float, log: Callable[[str], None]) -> CommandResult:
+                          timeout: float, limit: float,
+                          log: Callable[[str], None]) -> CommandResult:
     """Cold: a fresh copy (no uiddb, index or cache) and a new server process,
     SELECT, then the command.  Warm: a new process on that same copy (its
     indexes and caches now exist), SELECT, the command.  Medians over runs."""
@@ -118,16 +147,29 @@ async def command_timings(server: Server, master: Path, work: Path, runs: int,
             fresh_home(master, home, server.user)
             try:
                 select, took = await session_times(server, home, work, command, timeout,
-                                                   prelude=prelude)
+                                                   prelude=prelude, limit=limit)
                 cold["SELECT"].append(select)
                 cold.setdefault(command.label, []).append(took)
                 if reset is not None:
                     await session_times(server, home, work, Command("", "NOOP"), timeout,
                                         prelude=reset)
-                select, took = await session_times(server, home, work, command, timeout)
+                select, took = await session_times(server, home, work, command, timeout,
+                                                   limit=limit)
                 warm["SELECT"].append(select)
                 warm.setdefault(command.label, []).append(took)
+            except Failed as exc:
+                failures[command.label] = f"failed: {exc}"
+                break
             except NotApplicable as exc:
+                failures[command.label] = "n/a"
+                log(f"  {server.name}: {command.label}: n/a ({exc})")
+                break
+            except SelectTooSlow as exc:
+                for every in ["SELECT", *(c.label for c in COMMANDS)]:
+                    failures.setdefault(every, str(exc))
+                remove_home(home)
+                return CommandResult({}, {}, failures)
+            except TooSlow as exc:
                 failures[command.label] = str(exc)
                 break
             finally:
@@ -139,7 +181,7 @@ async def command_timings(server: Server, master: Path, work: Path, runs: int,
 
 
 async def append_rate(server: Server, master: Path, work: Path, count: int,
-                      timeout: float) -> float:
+                      timeout: float, limit: float) -> float:
     """Messages per second APPENDed (synchronizing literals) to INBOX of a fresh corpus copy."""
     home = work / f"home-{server.name}-append"
     fresh_home(master, home, server.user)
@@ -148,10 +190,16 @@ async def append_rate(server: Server, master: Path, work: Path, count: int,
         client, handle = await server.open_session(home, work, timeout)
         try:
             start = time.perf_counter()
-            for body in bodies:
-                reply = await client.command("APPEND INBOX (\\Seen)", literal=body)
+            client.timeout = min(timeout, limit)
+            for done, body in enumerate(bodies):
+                try:
+                    reply = await client.command("APPEND INBOX (\\Seen)", literal=body)
+                except ImapTimeout as exc:
+                    raise TooSlow(f"{done} in > {limit:.0f} s") from exc
                 if reply.status != "OK":
-                    raise NotApplicable(reply.text.decode(errors="replace")[:80])
+                    raise Failed(reply.text.decode(errors="replace")[:80])
+                if time.perf_counter() - start > limit:
+                    raise TooSlow(f"{done + 1} in > {limit:.0f} s")
             return count / (time.perf_counter() - start)
         finally:
             await _close(client, handle)
@@ -291,11 +339,12 @@ async def idle_clients(listener: Listener, clients: int, deliveries: int, maildi
             arrivals: list[float] = []
 
             async def wait_exists(client: ImapClient, into: list[float]) -> None:
-                while True:
-                    line, _ = await client.read_response()
-                    if EXISTS.match(line):
-                        into.append(time.monotonic())
-                        return
+                with contextlib.suppress(ImapTimeout, ImapClosed):  # counted as missed
+                    while True:
+                        line, _ = await client.read_response()
+                        if EXISTS.match(line):
+                            into.append(time.monotonic())
+                            return
 
             waiters = [asyncio.ensure_future(wait_exists(c, arrivals)) for c in sessions]
             await asyncio.sleep(0.2)
@@ -310,7 +359,7 @@ async def idle_clients(listener: Listener, clients: int, deliveries: int, maildi
             _done, pending = await asyncio.wait(waiters, timeout=timeout)
             for task in pending:
                 task.cancel()
-            missed += len(pending)
+            missed += len(sessions) - len(arrivals)
             latencies += [(arrival - linked) * 1000 for arrival in arrivals]
             log(f"    delivery {number + 1}: {len(arrivals)} EXISTS, "
                 f"max {max(arrivals, default=linked) - linked:.3f} s")
