@@ -267,12 +267,8 @@ DIFFERENCES: dict[str, Differs] = {
 
 KNOWN_BUGS: dict[str, str] = {}
 
-ONE_MIME = ("BODY[1.MIME] of a single-part MIME message: Courier gives the top-level header's "
-            "Content-*/MIME-Version lines, we an empty header (docs/message.md's rule was "
-            "checked only on a message without MIME headers)")
 
 KNOWN_BUGS.update({
-    "FETCH 3 BODY.PEEK[1.MIME]": ONE_MIME,
     "SELECT": "a command without its arguments is NO; Courier answers BAD (as RFC 3501 says)",
     'LIST ""': "a command without its arguments is NO; Courier answers BAD",
     "CREATE": "a command without its arguments is NO; Courier answers BAD",

@@ -69,6 +69,35 @@ def test_single_part_message_has_part_one() -> None:
     assert fetch(data, "2") == b""
 
 
+def test_mime_of_part_one_is_the_messages_mime_fields() -> None:
+    # Values probed with Courier's imapd (its n.MIME keeps MIME-Version and
+    # Content-* fields, in stored order, then the blank line if stored);
+    # found by the differential test, where we gave an empty header.
+    mime = (b"From: a@x\nContent-Type: text/plain; charset=us-ascii\nX-Foo: 1\n"
+            b"MIME-Version: 1.0\ncontent-transfer-encoding: 7bit\nSubject: s\n\nbody\n")
+    assert fetch(mime, "1.MIME") == (b"Content-Type: text/plain; charset=us-ascii\r\n"
+                                     b"MIME-Version: 1.0\r\ncontent-transfer-encoding: 7bit\r\n\r\n")
+    no_version = b"From: a@x\nContent-Type: text/html\nSubject: s\n\nbody\n"
+    assert fetch(no_version, "1.MIME") == b"Content-Type: text/html\r\n\r\n"
+    no_blank_line = b"From: a@x\nContent-Type: text/plain\nMIME-Version: 1.0\n"
+    assert fetch(no_blank_line, "1.MIME") == b"Content-Type: text/plain\r\nMIME-Version: 1.0\r\n"
+    assert fetch(b"From: a@x\nSubject: s\n", "1.MIME") == b"\r\n"
+    # A top-level message/rfc822: part 1 is the encapsulated message's body.
+    top_rfc822 = (b"MIME-Version: 1.0\nContent-Type: message/rfc822\nX-Top: 1\n\n"
+                  b"From: in@x\nMIME-Version: 1.0\nContent-Type: text/plain\nX-In: 2\n\nbody\n")
+    assert fetch(top_rfc822, "1.MIME") == b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n"
+
+
+def test_mime_of_a_multipart_part_keeps_only_mime_fields() -> None:
+    data = (b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\n"
+            b"X-Attachment-Id: 7\nContent-Type: text/plain\nContent-Disposition: inline\n\n"
+            b"hello\n--B--\n")
+    assert fetch(data, "1.MIME") == (b"Content-Type: text/plain\r\n"
+                                     b"Content-Disposition: inline\r\n\r\n")
+    # The part's whole header is still there, as its HEADER.
+    assert fetch(data, "1.HEADER").startswith(b"X-Attachment-Id: 7\r\n")
+
+
 def test_header_fields_selection() -> None:
     data = b"Subject: a\n b\nX-Y: 1\nsubject: again\nTo: t\n\nbody"
     assert fetch(data, "HEADER.FIELDS (SUBJECT)") == b"Subject: a\r\n b\r\nsubject: again\r\n\r\n"

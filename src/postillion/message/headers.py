@@ -128,3 +128,14 @@ def select_fields(data: bytes, start: int, end: int, names: Iterable[bytes],
     if kept and not kept[-1].endswith(b"\n"):
         kept[-1] += b"\n"
     return b"".join(kept)
+
+
+def mime_fields(headers: Headers) -> bytes:
+    """The MIME header fields (RFC 2045: MIME-Version and Content-*) of a
+    header block, in stored form and order: what Courier gives for
+    ``n.MIME``.  The caller adds the blank line."""
+    kept = [field.raw for field in headers.fields
+            if field.lower_name == b"mime-version" or field.lower_name.startswith(b"content-")]
+    if kept and not kept[-1].endswith(b"\n"):
+        kept[-1] += b"\n"
+    return b"".join(kept)

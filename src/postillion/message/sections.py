@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .crlf import CHUNK_SIZE, crlf_chunks, crlf_length, partial, to_crlf
-from .headers import select_fields
+from .headers import mime_fields, select_fields
 from .mimeparse import MimePart
 
 Segment = bytes | tuple[int, int]
@@ -89,7 +89,8 @@ class SectionContent:
 
 def find_part(root: MimePart, numbers: tuple[int, ...]) -> tuple[MimePart, bool] | None:
     """The entity a part number names, and whether it is a single-part
-    entity's body reached as its own "part 1" (its MIME header is then empty).
+    entity's body reached as its own "part 1" (its MIME header is then the
+    message's MIME header fields).
 
     A message/rfc822 entity's numbers continue inside the encapsulated
     message, the top level included (what Courier does).
@@ -114,12 +115,13 @@ def find_part(root: MimePart, numbers: tuple[int, ...]) -> tuple[MimePart, bool]
 
 
 def _mime_header_segments(entity: MimePart) -> tuple[Segment, ...]:
-    segments: list[Segment] = [(entity.start, entity.body_start)]
-    if entity.body_start == entity.header_end:
-        # No blank line was stored; a MIME header still ends with a line
-        # break, as Courier's does.
-        segments.append(b"\r\n")
-    return tuple(segments)
+    # The entity's MIME header fields (a single-part message's own, for its
+    # part 1), each ending in a line break, then the blank line if one was
+    # stored; never empty (a lone CRLF): what Courier gives for n.MIME.
+    fields = to_crlf(mime_fields(entity.headers))
+    if entity.body_start > entity.header_end or not fields:
+        return (fields, b"\r\n")
+    return (fields,)
 
 
 def section_content(root: MimePart, section: Section) -> SectionContent:
@@ -141,8 +143,6 @@ def section_content(root: MimePart, section: Section) -> SectionContent:
         return SectionContent(data, ((entity.body_start, entity.end),)) if section.part \
             else SectionContent(data, ((root.start, root.end),))
     if text == "MIME":
-        if as_own_body or entity.is_message:
-            return SectionContent(data, (b"\r\n",))
         return SectionContent(data, _mime_header_segments(entity))
     # HEADER / TEXT of a message/rfc822 part mean the encapsulated message's.
     if section.part and entity.message is not None and not as_own_body:
