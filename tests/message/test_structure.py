@@ -75,8 +75,9 @@ def test_mime_of_part_one_is_the_messages_mime_fields() -> None:
     # found by the differential test, where we gave an empty header.
     mime = (b"From: a@x\nContent-Type: text/plain; charset=us-ascii\nX-Foo: 1\n"
             b"MIME-Version: 1.0\ncontent-transfer-encoding: 7bit\nSubject: s\n\nbody\n")
-    assert fetch(mime, "1.MIME") == (b"Content-Type: text/plain; charset=us-ascii\r\n"
-                                     b"MIME-Version: 1.0\r\ncontent-transfer-encoding: 7bit\r\n\r\n")
+    assert fetch(mime, "1.MIME") == (
+        b"Content-Type: text/plain; charset=us-ascii\r\n"
+        b"MIME-Version: 1.0\r\ncontent-transfer-encoding: 7bit\r\n\r\n")
     no_version = b"From: a@x\nContent-Type: text/html\nSubject: s\n\nbody\n"
     assert fetch(no_version, "1.MIME") == b"Content-Type: text/html\r\n\r\n"
     no_blank_line = b"From: a@x\nContent-Type: text/plain\nMIME-Version: 1.0\n"

@@ -239,6 +239,16 @@ class SelectedMailbox:
             return self.catch_up(snap, expunges_allowed)
         return await asyncio.to_thread(self.catch_up, snap, expunges_allowed)
 
+    def catch_up_if_cheap(self, *, expunges_allowed: bool) -> list[r.Response] | None:
+        """The responses up to the shared folder's current snapshot when
+        that is O(changes) (on the event loop); None when it is not."""
+        if self.shared is None or self.shared.snapshot is None:
+            return None
+        snap = self.shared.snapshot
+        if not self._cheap_catch_up(snap):
+            return None
+        return self.catch_up(snap, expunges_allowed)
+
     def _cheap_catch_up(self, snap: Snapshot) -> bool:
         if self._own or self.ghosts:
             return False

@@ -32,7 +32,9 @@ import os
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from postillion.maildir import folders, keywords, uiddb
 from postillion.maildir.errors import MailboxNotFound
@@ -112,6 +114,14 @@ class Delta:
     added_from: int              # messages with UIDs >= this are new
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class _Notifier(Protocol):
+    def watch(self, folder_dir: str, callback: Callable[[], None]) -> _Closable: ...
+
+
 def _stamp(path: str) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
@@ -137,6 +147,14 @@ class SharedFolder:
     _unclaimed_recent: set[int] = field(default_factory=set)
     _inflight: asyncio.Future[Snapshot] | None = None
     _inflight_started: float = 0.0
+    # IDLE: one notifier watch for the folder, one rescan per notification,
+    # and the listening sessions woken only when the snapshot changed.
+    _listeners: set[Callable[[], None]] = field(default_factory=set)
+    _watch: _Closable | None = None
+    _announced: int = 0
+    _telling: asyncio.Task[None] | None = None
+    _fired_again: float | None = None
+    last_fired: float = 0.0
 
     def __post_init__(self) -> None:
         self.cache = FolderCache.for_folder(self.folder_dir)
@@ -282,6 +300,52 @@ class SharedFolder:
             return snap, None
         removed = frozenset(old.keys() - snap.by_uid.keys())
         return snap, Delta(generation, removed, frozenset(changed), top + 1)
+
+    # ------------------------------------------------------------ IDLE
+
+    def listen(self, notifier: _Notifier, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (on the event loop) whenever a notification
+        about the folder produced a new snapshot, or the rescan failed.
+        Returns the function that stops it.  However many sessions listen,
+        the folder has one notifier watch and each notification one scan,
+        and a notification that changed nothing (our own new/ -> cur/
+        moves, a uid database rewrite) wakes no session."""
+        self._listeners.add(callback)
+        if self._watch is None:
+            if self.snapshot is not None:
+                self._announced = self.snapshot.generation
+            self._watch = notifier.watch(self.folder_dir, self._notified)
+
+        def stop() -> None:
+            self._listeners.discard(callback)
+            if not self._listeners and self._watch is not None:
+                self._watch.close()
+                self._watch = None
+        return stop
+
+    def _notified(self) -> None:
+        fired = time.monotonic()
+        if self._telling is not None and not self._telling.done():
+            self._fired_again = fired
+            return
+        self._telling = asyncio.ensure_future(self._rescan_and_tell(fired))
+
+    async def _rescan_and_tell(self, fired: float) -> None:
+        while True:
+            self.last_fired = fired
+            try:
+                snap = await self.refresh_async(fired)
+                news = snap.generation != self._announced
+                self._announced = snap.generation
+            except Exception:
+                news = True  # gone or unreadable: each session finds out by itself
+            if news:
+                for callback in list(self._listeners):
+                    callback()
+            again, self._fired_again = self._fired_again, None
+            if again is None:
+                return
+            fired = again
 
     # ------------------------------------------------------------ for sessions
 

@@ -144,7 +144,7 @@ def parse(data: bytes) -> UidDb | None:
 def format_uiddb(db: UidDb) -> bytes:
     """The file's bytes: header, then entries in ascending UID order."""
     out = [f"{VERSION} {db.uidvalidity} {db.nextuid}\n"]
-    out.extend(f"{uid} {name}\n" for uid, name in sorted(db.entries))
+    out.extend(map("{0[0]} {0[1]}\n".format, sorted(db.entries)))
     return os.fsencode("".join(out))
 
 
@@ -162,10 +162,10 @@ def _file_stamp(st: os.stat_result) -> FileStamp:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _remember_parse(folder_dir: str, stamp: FileStamp, db: UidDb) -> dict[str, int]:
-    # zip in C rather than a comprehension: 100,000 entries at every rewrite.
-    uids, names = (zip(*db.entries, strict=True) if db.entries else ((), ()))
-    known = dict(zip(names, uids, strict=True))
+def _remember_parse(folder_dir: str, stamp: FileStamp, db: UidDb,
+                    known: dict[str, int] | None = None) -> dict[str, int]:
+    if known is None:
+        known = {base: uid for uid, base in db.entries}
     with _parsed_lock:
         _parsed[folder_dir] = (stamp, db, known)
         _parsed.move_to_end(folder_dir)
@@ -268,7 +268,8 @@ def new_uidvalidity(folder_dir: str) -> int:
     return int(time.time()) - IMAP_EPOCH
 
 
-def write_uiddb(folder_dir: str, db: UidDb, *, durable: bool = True) -> bool:
+def write_uiddb(folder_dir: str, db: UidDb, *, durable: bool = True,
+                known: dict[str, int] | None = None) -> bool:
     """Replace the folder's uid database atomically; False if it cannot be.
 
     A directory in the file's place (damage) cannot be replaced; that is
@@ -287,7 +288,7 @@ def write_uiddb(folder_dir: str, db: UidDb, *, durable: bool = True) -> bool:
         finally:
             os.close(fd)
         os.rename(path, os.path.join(folder_dir, UIDDB))
-        _remember_parse(folder_dir, stamp, db)
+        _remember_parse(folder_dir, stamp, db, known)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -370,9 +371,9 @@ _Assigned = tuple[FolderScan, UidDb, list[str]]
 
 def _rewrite(folder_dir: str, db: UidDb, nextuid: int, messages: list[ScannedMessage],
              bases: list[str]) -> tuple[bool, UidDb]:
-    new_db = UidDb(db.uidvalidity, nextuid, list(zip([m[0] for m in messages], bases,
-                                                      strict=True)))
-    if write_uiddb(folder_dir, new_db):
+    uids = [m[0] for m in messages]
+    new_db = UidDb(db.uidvalidity, nextuid, list(zip(uids, bases, strict=True)))
+    if write_uiddb(folder_dir, new_db, known=dict(zip(bases, uids, strict=True))):
         return True, new_db
     return False, db
 

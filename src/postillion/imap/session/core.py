@@ -46,6 +46,9 @@ PRELOGIN_TIMEOUT = 60.0
 #: RFC 3501 5.4: the autologout timer is at least 30 minutes.
 AUTOLOGOUT_TIMEOUT = 30 * 60.0
 READ_SIZE = 65536
+#: IDLE pushes are written without waiting while the connection's buffer
+#: holds less than this; beyond it the session waits for the client.
+PUSH_BUFFER_LIMIT = 256 * 1024
 
 Handler = Callable[["Session", Any], Awaitable[r.TaggedResponse | None]]
 
@@ -87,6 +90,19 @@ class Session:
         data = b"".join(self.conn.send(resp) for resp in responses)
         self.writer.write(data)
         await self.writer.drain()
+
+    def write_now(self, responses: list[r.Response]) -> bool:
+        """Write responses without waiting (IDLE pushes from the event loop);
+        False when the client is not reading, so the caller must go the
+        way that waits for it (``send``)."""
+        if self._closed:
+            return True
+        transport = self.writer.transport if hasattr(self.writer, "transport") else None
+        if transport is not None and transport.get_write_buffer_size() > PUSH_BUFFER_LIMIT:
+            return False
+        if responses:
+            self.writer.write(b"".join(self.conn.send(resp) for resp in responses))
+        return True
 
     async def send_raw(self, data: bytes) -> None:
         """Bytes already in wire form (a streamed literal), with backpressure."""

@@ -103,21 +103,31 @@ async def uid_expunge(session: Session, cmd: commands.UidExpunge) -> r.TaggedRes
 async def idle(session: Session, cmd: commands.Idle) -> r.TaggedResponse | None:
     await session.send(r.ContinuationRequest("entering idle mode"))
     session.conn.start_idle()
-    changed = asyncio.Event()
+    news = asyncio.Event()
     selected = session.selected
-    watch = None
-    # When the notifier fired: every session woken by one change asks for
-    # the folder "as of then", so one scan answers them all.
-    noticed = [time.monotonic()]
+    stop_listening = None
+    syncing = [False]
 
-    def on_change() -> None:
-        if not changed.is_set():
-            noticed[0] = time.monotonic()
-            changed.set()
-
-    if selected is not None:
+    def push() -> None:
+        """A rescan found news: an up-to-date session's responses are
+        written right here (O(changes), no task switch); anything harder
+        wakes the IDLE loop below."""
+        if selected is None or session.selected is not selected or news.is_set() \
+                or syncing[0]:
+            news.set()  # the loop below is at it (or must be): not two at once
+            return
         try:
-            watch = session.ctx.notifier.watch(selected.folder_dir, on_change)
+            owed = selected.catch_up_if_cheap(expunges_allowed=True)
+        except Exception:
+            owed = None
+        if owed is None or not session.write_now(owed):
+            news.set()
+
+    if selected is not None and selected.shared is not None:
+        try:
+            # The folder's shared state watches it once for every session and
+            # calls us only when a rescan found something new.
+            stop_listening = selected.shared.listen(session.ctx.notifier, push)
         except Exception:
             log.exception("imap IDLE: cannot watch %s; polling", selected.folder_dir)
     poll = max(1, session.ctx.config.get_int("IMAP_IDLE_TIMEOUT"))
@@ -132,7 +142,7 @@ async def idle(session: Session, cmd: commands.Idle) -> r.TaggedResponse | None:
                 # ConnectionClosed: the main loop sees it again and ends.
                 return None
             read = session.pending_read()
-            waiter = asyncio.ensure_future(changed.wait())
+            waiter = asyncio.ensure_future(news.wait())
             try:
                 done, _ = await asyncio.wait({read, waiter}, timeout=poll,
                                              return_when=asyncio.FIRST_COMPLETED)
@@ -142,19 +152,26 @@ async def idle(session: Session, cmd: commands.Idle) -> r.TaggedResponse | None:
                 data = await session.read()
                 session.conn.receive_data(data or b"")
                 continue
-            asked_at = noticed[0] if changed.is_set() else time.monotonic()
-            changed.clear()
-            if selected is not None and session.selected is selected:
-                try:
-                    owed = await selected.sync_async(expunges_allowed=True, asked_at=asked_at)
-                except UidValidityChanged:
-                    await session.send(r.UntaggedStatus(
-                        "BYE", "Mailbox UIDVALIDITY changed; please reconnect."))
-                    raise SessionEnd from None
-                await session.send(*owed)
+            if selected is None or session.selected is not selected \
+                    or selected.shared is None:
+                continue
+            # News: the rescan that found it began after the notification;
+            # a timeout (IMAP_IDLE_TIMEOUT): look at the folder now.
+            asked_at = selected.shared.last_fired if news.is_set() else time.monotonic()
+            news.clear()
+            syncing[0] = True
+            try:
+                owed = await selected.sync_async(expunges_allowed=True, asked_at=asked_at)
+            except UidValidityChanged:
+                await session.send(r.UntaggedStatus(
+                    "BYE", "Mailbox UIDVALIDITY changed; please reconnect."))
+                raise SessionEnd from None
+            finally:
+                syncing[0] = False
+            await session.send(*owed)
     finally:
-        if watch is not None:
-            watch.close()
+        if stop_listening is not None:
+            stop_listening()
 
 
 HANDLERS: dict[type, Handler] = {
