@@ -273,10 +273,6 @@ KNOWN_BUGS.update({
     'LIST ""': "a command without its arguments is NO; Courier answers BAD",
     "CREATE": "a command without its arguments is NO; Courier answers BAD",
     'RENAME "INBOX.Work"': "a command without its arguments is NO; Courier answers BAD",
-    "LISTRIGHTS INBOX.Work anyone": ("LISTRIGHTS quotes each right (\"a\" \"c\" ...); Courier "
-                                     "writes atoms (a c ...), as its reference transcript shows"),
-    "LISTRIGHTS INBOX.Work paul": ("the owner's required rights are \"al\" in Courier (it cannot "
-                                   "lose them); we say \"\"; and the quoting as above"),
 })
 
 

@@ -83,7 +83,10 @@ OTHER_LINES: list[tuple[r.Response, bytes]] = [
      b'* LIST () NIL "x" (("CHILDINFO" ("SUBSCRIBED")))'),
     (r.ListRightsData(b"INBOX", b"bob", "", ("l", "r", "s", "w", "i", "p", "k", "x", "t", "e",
                                              "a")),
-     b'* LISTRIGHTS "INBOX" "bob" "" "l" "r" "s" "w" "i" "p" "k" "x" "t" "e" "a"'),
+     b'* LISTRIGHTS "INBOX" "bob" "" l r s w i p k x t e a'),
+    # Courier's line (courier-reference/acl.md and the differential test).
+    (r.ListRightsData(b"INBOX.Work", b"paul", "al", ("c", "d", "i", "p", "r", "s", "w")),
+     b'* LISTRIGHTS "INBOX.Work" "paul" "al" c d i p r s w'),
     (r.EnabledData(("UTF8=ACCEPT",)), b"* ENABLED UTF8=ACCEPT"),
     (r.IdData(None), b"* ID NIL"),
     (r.IdData(((b"name", b"Postillion"), (b"os", None))), b'* ID ("name" "Postillion" "os" NIL)'),

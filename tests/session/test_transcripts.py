@@ -400,8 +400,18 @@ def test_acl_commands(world: World) -> None:
         assert texts(await c.command("a7 MYRIGHTS INBOX.Work")) == [
             '* MYRIGHTS "INBOX.Work" "acdilrsw"', "a7 OK MYRIGHTS completed."]
         assert texts(await c.command("a8 LISTRIGHTS INBOX.Work bob")) == [
-            '* LISTRIGHTS "INBOX.Work" "bob" "" "a" "c" "d" "i" "l" "p" "r" "s" "w"',
+            '* LISTRIGHTS "INBOX.Work" "bob" "" a c d i l p r s w',
             "a8 OK LISTRIGHTS completed."]
+        # Courier's answers: the owner cannot lose "al"; -anyone and -owner
+        # cannot be given them.
+        assert texts(await c.command("a8b LISTRIGHTS INBOX.Work paul"))[0] == (
+            '* LISTRIGHTS "INBOX.Work" "paul" "al" c d i p r s w')
+        assert texts(await c.command("a8c LISTRIGHTS INBOX.Work -anyone"))[0] == (
+            '* LISTRIGHTS "INBOX.Work" "-anyone" "" c d i p r s w')
+        assert texts(await c.command("a8d LISTRIGHTS INBOX.Work -paul"))[0] == (
+            '* LISTRIGHTS "INBOX.Work" "-paul" "" c d i p r s w')
+        assert texts(await c.command("a8e LISTRIGHTS INBOX.Work anyone"))[0] == (
+            '* LISTRIGHTS "INBOX.Work" "anyone" "" a c d i l p r s w')
         assert texts(await c.command("a9 GETACL INBOX.Nope")) == [
             "a9 NO [NONEXISTENT] Mailbox does not exist, or must be subscribed to."]
         await c.command("a10 CREATE INBOX.Work.Sub")

@@ -248,9 +248,12 @@ def _ser_acl(resp: r.AclData, utf8: bool) -> bytes:
 
 
 def _ser_listrights(resp: r.ListRightsData, utf8: bool) -> bytes:
+    # RFC 4314: rights are astrings.  As Courier writes them: the required
+    # rights always quoted (they may be empty), each optional group an atom.
     return _untagged(b" ".join([b"LISTRIGHTS", _mailbox(resp.mailbox, utf8),
-                                wire.string(resp.identifier, utf8), wire.string(resp.required),
-                                *(wire.string(o) for o in resp.optional)]))
+                                wire.string(resp.identifier, utf8),
+                                wire.quoted(resp.required.encode("ascii")),
+                                *(wire.astring(o) for o in resp.optional)]))
 
 
 def _ser_myrights(resp: r.MyRightsData, utf8: bool) -> bytes:

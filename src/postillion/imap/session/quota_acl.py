@@ -87,11 +87,29 @@ async def myrights(session: Session, cmd: commands.MyRights) -> r.TaggedResponse
     return r.TaggedResponse(cmd.tag, "OK", "MYRIGHTS completed.")
 
 
+#: The rights LISTRIGHTS offers besides the required ones, in Courier's order.
+_LISTED_RIGHTS = ("a", "c", "d", "i", "l", "p", "r", "s", "w")
+
+
+def listed_rights(identifier: str, owner: str) -> tuple[str, tuple[str, ...]]:
+    """LISTRIGHTS' required rights and optional ones, as Courier answers:
+    the folder's owner always has ``al`` (it cannot lose them); ``-anyone``
+    (``-anonymous``) and ``-OWNER`` cannot be given ``a`` or ``l``; anyone
+    else may be given each of them."""
+    if identifier in ("-anyone", "-anonymous", "-" + owner):
+        return "", tuple(right for right in _LISTED_RIGHTS if right not in "al")
+    if identifier == owner:
+        return "al", tuple(right for right in _LISTED_RIGHTS if right not in "al")
+    return "", _LISTED_RIGHTS
+
+
 async def listrights(session: Session, cmd: commands.ListRights) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
     await _require_admin(session, name, "LISTRIGHTS")
-    await session.send(r.ListRightsData(session.wire(name), _text(cmd.identifier), "",
-                                        ("a", "c", "d", "i", "l", "p", "r", "s", "w")))
+    owner = await asyncio.to_thread(lambda: session.mail().place(name).owner)
+    identifier = _text(cmd.identifier)
+    required, optional = listed_rights(identifier, owner)
+    await session.send(r.ListRightsData(session.wire(name), identifier, required, optional))
     return r.TaggedResponse(cmd.tag, "OK", "LISTRIGHTS completed.")
 
 
