@@ -11,6 +11,7 @@ from postillion.imap.protocol import (
     CommandError,
     ErrorKind,
     FetchAtt,
+    Missing,
     SequenceSet,
     SessionState,
 )
@@ -220,6 +221,40 @@ def test_syntax_error_keeps_tag(line: bytes) -> None:
     assert isinstance(event, CommandError)
     assert event.tag == b"a"
     assert event.kind in (ErrorKind.SYNTAX, ErrorKind.UNKNOWN_COMMAND), event
+
+
+MISSING_MAILBOX = [
+    b"a SELECT", b"a SELECT ", b"a EXAMINE", b"a CREATE", b"a DELETE", b"a RENAME",
+    b"a RENAME INBOX.Work", b"a SUBSCRIBE", b"a UNSUBSCRIBE", b"a LIST", b'a LIST ""',
+    b"a LIST (SUBSCRIBED)", b"a LSUB", b'a LSUB ""', b"a STATUS", b"a APPEND", b"a GETQUOTAROOT",
+    b"a GETACL", b"a SETACL", b"a DELETEACL", b"a LISTRIGHTS", b"a MYRIGHTS", b"a COPY 1",
+    b"a UID COPY 1:2", b"a MOVE 1",
+]
+MISSING_OTHER = [
+    b"a STATUS INBOX", b"a STATUS INBOX (", b"a APPEND INBOX", b"a SETACL INBOX",
+    b"a LISTRIGHTS INBOX", b"a FETCH 1", b"a FETCH 1 (FLAGS", b"a SEARCH", b"a COPY",
+    b"a GETQUOTA", b'a LIST "" (',
+]
+
+
+@pytest.mark.parametrize("line", MISSING_MAILBOX, ids=[b.decode() for b in MISSING_MAILBOX])
+def test_command_ending_before_a_mailbox_name(line: bytes) -> None:
+    # Courier answers these BAD Invalid command (the differential test).
+    event = parse_one(line, SessionState.SELECTED)
+    assert isinstance(event, CommandError) and event.kind is ErrorKind.SYNTAX
+    assert event.missing is Missing.MAILBOX
+
+
+@pytest.mark.parametrize("line", MISSING_OTHER, ids=[b.decode() for b in MISSING_OTHER])
+def test_command_ending_before_another_argument(line: bytes) -> None:
+    event = parse_one(line, SessionState.SELECTED)
+    assert isinstance(event, CommandError) and event.missing is Missing.ARGUMENT
+
+
+def test_errors_before_the_end_are_not_missing_arguments() -> None:
+    for line in (b"a CREATE (", b"a FETCH 1 BOGUS", b"a STATUS INBOX (BOGUS)", b"a NOOP extra"):
+        event = parse_one(line, SessionState.SELECTED)
+        assert isinstance(event, CommandError) and event.missing is None, line
 
 
 def test_unknown_and_wrong_state() -> None:

@@ -108,6 +108,29 @@ def test_ten_consecutive_errors_end_the_session(world: World) -> None:
     asyncio.run(main())
 
 
+def test_a_missing_mailbox_name_is_bad_and_still_counts(world: World) -> None:
+    # Courier: BAD Invalid command where a mailbox name is missing, its usual
+    # NO for any other missing argument.  Both are client errors here: ten in
+    # a row end the session (Courier would not count the BADs).
+    async def main() -> None:
+        client = MemoryClient(world.context())
+        await client.line()
+        assert texts(await client.command("l1 LOGIN paul paulpw")) == ["l1 OK LOGIN Ok."]
+        assert texts(await client.command("x1 SELECT")) == ["x1 BAD Invalid command"]
+        assert texts(await client.command('x2 LIST ""')) == ["x2 BAD Invalid command"]
+        assert texts(await client.command("x3 RENAME INBOX.Work")) == ["x3 BAD Invalid command"]
+        assert texts(await client.command("x4 STATUS INBOX")) == [
+            "x4 NO Error in IMAP command received by server."]
+        for n in range(5, 10):
+            assert texts(await client.command(f"x{n} CREATE")) == [f"x{n} BAD Invalid command"]
+        client.send(b"x10 CREATE\r\n")
+        assert texts([await client.line()]) == [
+            "* BYE [ALERT] Fatal error: TOO MANY CONSECUTIVE PROTOCOL VIOLATIONS: "]
+        await asyncio.wait_for(client.task, 5)
+
+    asyncio.run(main())
+
+
 def test_authenticate_mechanisms(world: World) -> None:
     async def main() -> None:
         for script in ("plain", "plain-ir", "login", "cram-md5", "cram-sha256", "cancel"):

@@ -7,7 +7,7 @@ docs/imap-protocol.md for the API and what is covered.
 
 from . import commands, responses
 from .connection import Connection
-from .errors import ErrorKind, LocalProtocolError
+from .errors import ErrorKind, LocalProtocolError, Missing
 from .events import (
     NEED_DATA,
     CommandError,
@@ -28,7 +28,7 @@ from .states import COMMANDS, CommandInfo, SessionState, accepts
 __all__ = [
     "COMMANDS", "NEED_DATA", "CommandError", "CommandInfo", "Connection", "ConnectionClosed",
     "ErrorKind", "Event", "FetchAtt", "IdleDone", "Limits", "LiteralRequest",
-    "LocalProtocolError", "NeedData", "SaslResponse", "SeqRange", "SequenceSet",
+    "LocalProtocolError", "Missing", "NeedData", "SaslResponse", "SeqRange", "SequenceSet",
     "SessionState", "accepts", "commands", "decode_mailbox_name", "normalize_inbox",
     "responses", "serialize",
 ]

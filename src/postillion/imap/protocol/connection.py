@@ -130,7 +130,7 @@ class Connection:
             if tag is None:
                 tag, guessed = command_head(frame.text)
                 name = name or guessed
-            return CommandError(tag, name, failure.kind, failure.message)
+            return CommandError(tag, name, failure.kind, failure.message, failure.missing)
         except RecursionError:
             return CommandError(tag, name, ErrorKind.TOO_DEEP, "nested too deeply")
 

@@ -44,10 +44,26 @@ class ErrorKind(enum.Enum):
     EXPECTED_DONE = "expected-done"
 
 
+class Missing(enum.Enum):
+    """What a command that ended too early still needed (a SYNTAX error
+    found at the end of the command's text).  Courier answers a missing
+    mailbox name ``BAD Invalid command`` and anything else with its usual
+    NO, so the session needs to tell them apart."""
+
+    #: A mailbox name: SELECT, EXAMINE, CREATE, DELETE, RENAME's either name,
+    #: (UN)SUBSCRIBE, STATUS, APPEND, COPY/MOVE's destination, the ACL
+    #: commands, GETQUOTAROOT, and LIST/LSUB's reference or pattern.
+    MAILBOX = "mailbox"
+    #: Any other argument.
+    ARGUMENT = "argument"
+
+
 class ParseFailure(Exception):
     """Internal: raised inside the parser, turned into a CommandError event."""
 
-    def __init__(self, message: str, kind: ErrorKind = ErrorKind.SYNTAX) -> None:
+    def __init__(self, message: str, kind: ErrorKind = ErrorKind.SYNTAX,
+                 missing: Missing | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.kind = kind
+        self.missing = missing

@@ -8,7 +8,7 @@ import binascii
 from dataclasses import dataclass, field
 
 from .commands import Command
-from .errors import ErrorKind
+from .errors import ErrorKind, Missing
 
 
 class NeedData:
@@ -53,12 +53,18 @@ class CommandError:
     ``tag`` and ``command`` are set when they could be read.  The session
     chooses the answer: RFC 3501 says ``tag BAD`` (or ``* BAD`` without a
     tag); Courier answers ``NO Error in IMAP command received by server.``
-    and counts consecutive errors (see docs/imap-protocol.md)."""
+    and counts consecutive errors (see docs/imap-protocol.md).
+
+    ``missing`` is set when the command ended where an argument was still
+    due: :attr:`Missing.MAILBOX <.errors.Missing.MAILBOX>` for a mailbox
+    name (Courier answers ``BAD Invalid command``), ``ARGUMENT`` for
+    anything else."""
 
     tag: bytes | None
     command: str | None
     kind: ErrorKind
     message: str
+    missing: Missing | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,14 +100,14 @@ def _section(r: Reader, binary: bool) -> Section:
                     r.pos += len(candidate)
                     break
             else:
-                raise r.fail("bad section")
+                raise r.invalid("bad section")
             if text == "MIME" and not numbers:
-                raise r.fail("MIME needs a part number")
+                raise r.invalid("MIME needs a part number")
             if text.startswith("HEADER.FIELDS"):
                 r.sp()
                 fields = r.paren_list(r.astring, allow_empty=False)
         elif numbers and r.text[r.pos - 1] == 0x2E:
-            raise r.fail("bad section")
+            raise r.invalid("bad section")
     r.expect(b"]")
     return Section(tuple(numbers), text, fields)
 
@@ -138,7 +138,9 @@ def parse_fetch_att(r: Reader) -> FetchAtt:
             return FetchAtt("BINARY.SIZE", _section(r, True))
     elif name in SIMPLE_ATTRIBUTES:
         return FetchAtt(name)
-    raise r.fail(f"unknown fetch attribute {name or '(empty)'}")
+    if not name:
+        raise r.fail("expected a fetch attribute")
+    raise r.invalid(f"unknown fetch attribute {name}")
 
 
 def parse_fetch_atts(r: Reader) -> tuple[tuple[FetchAtt, ...], str | None]:

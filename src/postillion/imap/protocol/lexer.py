@@ -13,7 +13,7 @@ import datetime
 from collections.abc import Callable
 from typing import TypeVar
 
-from .errors import ErrorKind, ParseFailure
+from .errors import ErrorKind, Missing, ParseFailure
 from .limits import Limits
 from .sequence import MAX_NUMBER, SeqRange, SequenceSet
 
@@ -74,6 +74,13 @@ class Reader:
     # -- plumbing --------------------------------------------------------
 
     def fail(self, message: str) -> ParseFailure:
+        """What the grammar expects next is not here; at the end of the text,
+        the command ended too early (``missing`` says so)."""
+        return ParseFailure(message, missing=Missing.ARGUMENT if self.at_end() else None)
+
+    def invalid(self, message: str) -> ParseFailure:
+        """A value that was read is not allowed (an unknown keyword, a date
+        that does not exist): never a missing argument."""
         return ParseFailure(message)
 
     def at_end(self) -> bool:
@@ -188,12 +195,12 @@ class Reader:
         if not digits:
             raise self.fail("expected a number")
         if len(digits) > 10 or int(digits) > MAX_NUMBER:
-            raise self.fail("number out of range")
+            raise self.invalid("number out of range")
         return int(digits)
 
     def nz_number(self) -> int:
         if self.peek() == 0x30:
-            raise self.fail("expected a non-zero number")
+            raise self.invalid("expected a non-zero number")
         return self.number()
 
     def number64(self) -> int:
@@ -304,7 +311,7 @@ class Reader:
                 return "\\*"
             flag = canonical_flag("\\" + self.atom().decode("ascii"))
             if flag == "\\Recent" and not allow_recent:
-                raise self.fail("\\Recent cannot be stored")
+                raise self.invalid("\\Recent cannot be stored")
             return flag
         return self.atom().decode("ascii")
 
@@ -335,7 +342,7 @@ class Reader:
         try:
             return datetime.date(int(year_digits), month, int(day_digits))
         except ValueError:
-            raise self.fail("no such date") from None
+            raise self.invalid("no such date") from None
 
     def date(self) -> datetime.date:
         """``date``: date-text, optionally in double quotes (SEARCH)."""
@@ -371,7 +378,7 @@ class Reader:
             return datetime.datetime(day.year, day.month, day.day, int(clock[0:2]),
                                      int(clock[3:5]), int(clock[6:8]), tzinfo=tz)
         except ValueError:
-            raise self.fail("no such time") from None
+            raise self.invalid("no such time") from None
 
     # -- sequence sets ----------------------------------------------------
 

@@ -8,7 +8,7 @@ import binascii
 from collections.abc import Callable
 
 from . import commands as c
-from .errors import ErrorKind, ParseFailure
+from .errors import ErrorKind, Missing, ParseFailure
 from .fetchatts import parse_fetch_atts
 from .lexer import Reader
 from .searchkeys import SearchKey, parse_search_program
@@ -62,7 +62,7 @@ def _authenticate(r: Reader, tag: bytes) -> c.Command:
             try:
                 initial = base64.b64decode(raw, validate=True)
             except (binascii.Error, ValueError):
-                raise r.fail("initial response is not base64") from None
+                raise r.invalid("initial response is not base64") from None
     return c.Authenticate(tag, mechanism, initial)
 
 
@@ -73,29 +73,34 @@ def _login(r: Reader, tag: bytes) -> c.Command:
     return c.Login(tag, user, r.astring())
 
 
+def _mailbox_arg(r: Reader, read: Callable[[], bytes] | None = None) -> bytes:
+    """SP and a mailbox name (``read``: LIST's reference or pattern).  A
+    command ending before the name is missing a mailbox (Courier: BAD)."""
+    if r.at_end() or (r.peek() == 0x20 and r.pos + 1 >= len(r.text)):
+        raise ParseFailure("mailbox name missing", missing=Missing.MAILBOX)
+    r.sp()
+    return (read or r.mailbox)()
+
+
 def _mailbox_command(cls: Callable[[bytes, bytes], c.Command]) -> Callable[[Reader, bytes],
                                                                            c.Command]:
     def parse(r: Reader, tag: bytes) -> c.Command:
-        r.sp()
-        return cls(tag, r.mailbox())
+        return cls(tag, _mailbox_arg(r))
     return parse
 
 
 def _mailbox_identifier(cls: Callable[[bytes, bytes, bytes], c.Command]) -> Callable[
         [Reader, bytes], c.Command]:
     def parse(r: Reader, tag: bytes) -> c.Command:
-        r.sp()
-        mailbox = r.mailbox()
+        mailbox = _mailbox_arg(r)
         r.sp()
         return cls(tag, mailbox, r.astring())
     return parse
 
 
 def _rename(r: Reader, tag: bytes) -> c.Command:
-    r.sp()
-    old = r.mailbox()
-    r.sp()
-    return c.Rename(tag, old, r.mailbox())
+    old = _mailbox_arg(r)
+    return c.Rename(tag, old, _mailbox_arg(r))
 
 
 def _option_word(r: Reader) -> str:
@@ -103,17 +108,16 @@ def _option_word(r: Reader) -> str:
 
 
 def _list(r: Reader, tag: bytes) -> c.Command:
-    r.sp()
     selection: tuple[str, ...] = ()
-    if r.peek() == 0x28:
-        selection = r.paren_list(lambda: _option_word(r))
+    if r.peek_is(b" ("):
         r.sp()
-    reference = r.astring()
-    r.sp()
-    if r.peek() == 0x28:
+        selection = r.paren_list(lambda: _option_word(r))
+    reference = _mailbox_arg(r, r.astring)
+    if r.peek_is(b" ("):
+        r.sp()
         patterns = r.paren_list(r.list_mailbox, allow_empty=False)
     else:
-        patterns = (r.list_mailbox(),)
+        patterns = (_mailbox_arg(r, r.list_mailbox),)
     return_options: list[str] = []
     return_status = None
     if r.maybe_sp():
@@ -135,29 +139,25 @@ def _list(r: Reader, tag: bytes) -> c.Command:
 
 
 def _lsub(r: Reader, tag: bytes) -> c.Command:
-    r.sp()
-    reference = r.astring()
-    r.sp()
-    return c.Lsub(tag, reference, r.list_mailbox())
+    reference = _mailbox_arg(r, r.astring)
+    return c.Lsub(tag, reference, _mailbox_arg(r, r.list_mailbox))
 
 
 def _status_item(r: Reader) -> str:
     item = r.keyword()
     if item not in STATUS_ITEMS:
-        raise r.fail(f"unknown status item {item}")
+        raise r.invalid(f"unknown status item {item}")
     return item
 
 
 def _status(r: Reader, tag: bytes) -> c.Command:
-    r.sp()
-    mailbox = r.mailbox()
+    mailbox = _mailbox_arg(r)
     r.sp()
     return c.Status(tag, mailbox, r.paren_list(lambda: _status_item(r), allow_empty=False))
 
 
 def _append(r: Reader, tag: bytes) -> c.Command:
-    r.sp()
-    mailbox = r.mailbox()
+    mailbox = _mailbox_arg(r)
     messages = []
     while r.maybe_sp():
         r.count_item()
@@ -204,7 +204,7 @@ def _store(r: Reader, tag: bytes, uid: bool) -> c.Command:
         r.pos += 1
     word = r.keyword()
     if word not in ("FLAGS", "FLAGS.SILENT"):
-        raise r.fail(f"unknown store item {word}")
+        raise r.invalid(f"unknown store item {word}")
     r.sp()
     if r.peek() == 0x28:
         flags = r.flag_list()
@@ -220,15 +220,13 @@ def _store(r: Reader, tag: bytes, uid: bool) -> c.Command:
 def _copy(r: Reader, tag: bytes, uid: bool) -> c.Command:
     r.sp()
     sequence = r.sequence_set()
-    r.sp()
-    return c.Copy(tag, sequence, r.mailbox(), uid)
+    return c.Copy(tag, sequence, _mailbox_arg(r), uid)
 
 
 def _move(r: Reader, tag: bytes, uid: bool) -> c.Command:
     r.sp()
     sequence = r.sequence_set()
-    r.sp()
-    return c.Move(tag, sequence, r.mailbox(), uid)
+    return c.Move(tag, sequence, _mailbox_arg(r), uid)
 
 
 def _sort_criterion(r: Reader) -> c.SortCriterion:
@@ -238,7 +236,7 @@ def _sort_criterion(r: Reader) -> c.SortCriterion:
         r.sp()
         word = r.keyword()
     if word not in SORT_KEYS:
-        raise r.fail(f"unknown sort key {word}")
+        raise r.invalid(f"unknown sort key {word}")
     return c.SortCriterion(word, reverse)
 
 
@@ -308,8 +306,7 @@ def _setquota(r: Reader, tag: bytes) -> c.Command:
 
 
 def _setacl(r: Reader, tag: bytes) -> c.Command:
-    r.sp()
-    mailbox = r.mailbox()
+    mailbox = _mailbox_arg(r)
     r.sp()
     identifier = r.astring()
     r.sp()

@@ -165,7 +165,7 @@ def parse_search_key(r: Reader) -> SearchKey:
         right = parse_search_key(r)
         r.ascend()
         return OrKey(left, right)
-    raise r.fail(f"unknown search key {word}")
+    raise r.invalid(f"unknown search key {word}")
 
 
 def parse_search_program(r: Reader) -> tuple[SearchKey, ...]:

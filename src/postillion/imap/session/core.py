@@ -36,7 +36,7 @@ from postillion.maildir import quota
 
 from . import capabilities
 from .context import ServerContext
-from .errors import ERROR_TEXT, QUOTA_TEXT, render_error
+from .errors import ERROR_TEXT, QUOTA_TEXT, client_error_response, render_error
 
 log = logging.getLogger("postillion.imap")
 
@@ -277,10 +277,7 @@ class Session:
             await self.send(r.UntaggedStatus(
                 "BYE", "Fatal error: TOO MANY CONSECUTIVE PROTOCOL VIOLATIONS: ", r.ALERT))
             raise SessionEnd
-        if event.tag is None:
-            await self.send(r.UntaggedStatus("BAD", ERROR_TEXT))
-        else:
-            await self.send(r.TaggedResponse(event.tag, "NO", ERROR_TEXT))
+        await self.send(client_error_response(event))
 
     # ------------------------------------------------------------ helpers
 

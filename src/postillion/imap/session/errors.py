@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from postillion.imap.protocol import CommandError, Missing
 from postillion.imap.protocol import responses as r
 from postillion.maildir import acl
 from postillion.maildir.errors import (
@@ -22,6 +23,20 @@ log = logging.getLogger("postillion.imap")
 ERROR_TEXT = "Error in IMAP command received by server."
 NOT_FOUND_TEXT = "Mailbox does not exist, or must be subscribed to."
 QUOTA_TEXT = "You exceeded your mail quota."
+#: Courier's answer to a command that ended where a mailbox name was due.
+INVALID_COMMAND_TEXT = "Invalid command"
+
+
+def client_error_response(event: CommandError) -> r.Response:
+    """Courier's answer to a command it could not accept: ``BAD Invalid
+    command`` when the command ended before a mailbox name (``SELECT``,
+    ``LIST ""``, ``RENAME x``), else ``NO Error in IMAP command received by
+    server.`` (``* BAD`` without a tag).  Both count as consecutive errors."""
+    if event.tag is None:
+        return r.UntaggedStatus("BAD", ERROR_TEXT)
+    if event.missing is Missing.MAILBOX:
+        return r.TaggedResponse(event.tag, "BAD", INVALID_COMMAND_TEXT)
+    return r.TaggedResponse(event.tag, "NO", ERROR_TEXT)
 
 
 class CommandFailed(Exception):
