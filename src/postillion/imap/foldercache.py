@@ -138,11 +138,39 @@ def encode_facets(facets: dict[str, object]) -> bytes | None:
     return json.dumps(out, separators=(",", ":")).encode() if out else None
 
 
+def _facet_fits(key: str, value: object) -> bool:
+    """Whether a decoded value has the type the engine computes for that
+    facet: a damaged (or hostile) file must not make SORT compare a string
+    with a date."""
+    if key == "sort:date":  # compared with other aware datetimes
+        return isinstance(value, datetime.datetime) and value.tzinfo is not None
+    if key == "sentday":
+        return value is None or (isinstance(value, datetime.date)
+                                 and not isinstance(value, datetime.datetime))
+    if key == "thread":
+        return isinstance(value, ThreadHeaders)
+    if key.startswith("text:"):
+        return value is None or isinstance(value, str)
+    if key.startswith("sort:"):
+        return isinstance(value, str)
+    return False  # a facet this version does not know: computed afresh
+
+
 def decode_facets(data: bytes) -> dict[str, object]:
+    """Facets from the file; values of the wrong type are left out (and so
+    computed again)."""
     loaded = json.loads(data)
     if not isinstance(loaded, dict):
         raise ValueError("facets are not an object")
-    return {str(k): _decode_facet(v) for k, v in loaded.items()}
+    out: dict[str, object] = {}
+    for key, raw in loaded.items():
+        try:
+            value = _decode_facet(raw)
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue
+        if _facet_fits(str(key), value):
+            out[str(key)] = value
+    return out
 
 
 # ---------------------------------------------------------------- the cache
