@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.session.harness import PollingNotifier, loopback_server
+from tests.session.harness import PollingNotifier, deliver_in_order, loopback_server
 
 from postillion import config as config_module
 from postillion.auth import open_backend
 from postillion.auth.passwords import make_password
 from postillion.imap.session import ServerContext
-from postillion.maildir import acl, delivery
+from postillion.maildir import acl
 from postillion.maildir.folders import Maildir
 from postillion.maildir.layout import create_maildir
 
@@ -60,7 +60,7 @@ class SharedWorld:
     def deliver(self, login: str, name: str, body: bytes, flags: str | None = None) -> str:
         target = self.maildir(login) if name in ("", "INBOX") else \
             Maildir(self.maildir(login)).path(name)
-        return delivery.deliver(target, body, flags=flags, durable=False)
+        return deliver_in_order(target, body, flags=flags)
 
     def context(self, **overrides: str) -> ServerContext:
         env = dict(self.env)

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from tests.conftest import courier_program
+from tests.session.harness import deliver_in_order
 
-from postillion.maildir.delivery import deliver
 from postillion.maildir.layout import create_maildir
 
 MESSAGE = b"From: a@example.com\nTo: b@example.com\nSubject: %d\n\nbody %d\n"
@@ -25,7 +25,8 @@ def _maildir(home: Path) -> Path:
     create_maildir(str(maildir))
     create_maildir(str(maildir / ".Work"), folder=True)
     for n in range(3):
-        deliver(str(maildir), MESSAGE % (n, n), flags="S" if n == 1 else "", durable=False)
+        # In order: FETCH 2 below is the message delivered second.
+        deliver_in_order(str(maildir), MESSAGE % (n, n), flags="S" if n == 1 else "")
     return maildir
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import imaplib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -26,8 +27,17 @@ def deliver_from_another_process(maildir: str, body: bytes) -> None:
     subprocess.run([sys.executable, "-c", code, maildir, body.decode()], check=True)
 
 
-def test_imapclient_everyday_session(world: World) -> None:
-    world.deliver(b"From: ann@example.org\nSubject: first\n\nhello\n")
+@pytest.mark.parametrize("delivered_sorts_last", [False, True])
+def test_imapclient_everyday_session(world: World, delivered_sorts_last: bool) -> None:
+    delivered = world.deliver(b"From: ann@example.org\nSubject: first\n\nhello\n")
+    if delivered_sorts_last:
+        # The delivered and the appended message get their UIDs in one scan,
+        # in Courier's file-name order: within one second the order of the
+        # "M<usec>" parts decides.  A name from the far future puts the
+        # delivered message last, so both orders are tested every run.
+        new_dir = os.path.join(world.maildir(), "new")
+        os.rename(os.path.join(new_dir, os.path.basename(delivered)),
+                  os.path.join(new_dir, "9999999999.M1P1.test"))
     with loopback_server(world.context()) as port, IMAPClient("127.0.0.1", port=port,
                                                               ssl=False) as client:
         client.login("paul", "paulpw")
@@ -38,22 +48,34 @@ def test_imapclient_everyday_session(world: World) -> None:
         names = [name for _flags, _delim, name in client.list_folders()]
         assert names == ["INBOX", "INBOX.Archive", "INBOX.Trash"]
         assert client.find_special_folder(b"\\Trash") == "INBOX.Trash"
-        client.append("INBOX", b"Subject: second\r\n\r\nworld\r\n", flags=[b"\\Flagged"])
+        answer = client.append("INBOX", b"Subject: second\r\n\r\nworld\r\n",
+                               flags=[b"\\Flagged"])
+        appenduid = re.match(rb"\[APPENDUID (\d+) (\d+)\]", answer)
+        assert appenduid is not None, answer
         info = client.select_folder("INBOX")
         assert info[b"EXISTS"] == 2 and info[b"UIDNEXT"] == 3
+        assert int(appenduid[1]) == info[b"UIDVALIDITY"]
+        # What a client may rely on: both messages, distinct UIDs ascending
+        # with the sequence numbers, APPENDUID naming the appended one; not
+        # which of the two the server numbered first.  (IMAPClient speaks
+        # UIDs: the keys below are UIDs, SEQ the sequence numbers.)
         data = client.fetch([1, 2], ["FLAGS", "ENVELOPE", "RFC822.SIZE", "BODY.PEEK[]"])
-        assert data[1][b"ENVELOPE"].subject == b"first"
-        assert data[2][b"FLAGS"] == (b"\\Flagged",)
-        assert data[2][b"BODY[]"] == b"Subject: second\r\n\r\nworld\r\n"
-        assert client.search(["FLAGGED"]) == [2]
-        client.add_flags([1], [b"\\Seen", b"Important"])
-        # APPEND's UID assignment moved message 1 out of new/: no \Recent.
-        assert set(client.get_flags([1])[1]) == {b"\\Seen", b"Important"}
-        client.copy([1], "INBOX.Archive")
-        client.move([2], "INBOX.Archive")
-        assert client.search() == [1]
+        assert sorted(data) == [1, 2]
+        assert data[1][b"SEQ"] < data[2][b"SEQ"]
+        uid = {data[n][b"ENVELOPE"].subject: n for n in data}
+        first, second = uid[b"first"], uid[b"second"]
+        assert second == int(appenduid[2])
+        assert data[second][b"FLAGS"] == (b"\\Flagged",)
+        assert data[second][b"BODY[]"] == b"Subject: second\r\n\r\nworld\r\n"
+        assert client.search(["FLAGGED"]) == [second]
+        client.add_flags([first], [b"\\Seen", b"Important"])
+        # APPEND's UID assignment moved the delivered message out of new/: no \Recent.
+        assert set(client.get_flags([first])[first]) == {b"\\Seen", b"Important"}
+        client.copy([first], "INBOX.Archive")
+        client.move([second], "INBOX.Archive")
+        assert client.search() == [first]
         assert client.folder_status("INBOX.Archive", ["MESSAGES"])[b"MESSAGES"] == 2
-        client.delete_messages([1])
+        client.delete_messages([first])
         client.expunge()
         assert client.search() == []
         assert client.get_quota_root("INBOX")[0].quota_roots == ["ROOT"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -101,7 +102,26 @@ class World:
                 flags: str | None = None) -> str:
         """Deliver as an MDA does (into new/ unless flags are given)."""
         target = os.path.join(self.maildir(login), folder) if folder else self.maildir(login)
-        return delivery.deliver(target, body, flags=flags, durable=False)
+        return deliver_in_order(target, body, flags=flags)
+
+
+_UNPADDED_USEC = re.compile(r"^(\d+)\.M(\d+)P")
+
+
+def deliver_in_order(folder: str, body: bytes, *, flags: str | None = None) -> str:
+    """Deliver as an MDA does, but with the name's microseconds zero-padded
+    (``M000123``), so that deliveries within one second get their UIDs in
+    delivery order, which tests numbering messages by delivery rely on.  An
+    MDA's ``M123`` is compared as bytes in Courier's file-name order
+    (``M99999`` sorts after ``M100000``).  Tests mixing deliveries with
+    APPEND must not assume any order between the two."""
+    path = delivery.deliver(folder, body, flags=flags, durable=False)
+    directory, name = os.path.split(path)
+    padded = _UNPADDED_USEC.sub(lambda m: f"{m[1]}.M{int(m[2]):06d}P", name, count=1)
+    if padded == name:
+        return path
+    os.rename(path, os.path.join(directory, padded))
+    return os.path.join(directory, padded)
 
 
 def make_world(tmp_path: Path) -> World:
