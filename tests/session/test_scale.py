@@ -162,6 +162,46 @@ def test_hostile_wire_values_are_not_trusted(world: World) -> None:
     assert transcript(world) == first
 
 
+RAW_UTF8 = ("From: Jörg Müller <j@example.org>\nSubject: Grüße aus Köln\n"
+            "Content-Type: text/plain; name=\"Grüße.txt\"\n\nhallo\n").encode()
+
+
+async def _fetch_lines(world: World, utf8: bool) -> list[bytes]:
+    client = MemoryClient(world.context(), preauth=world.accounts["paul"])
+    await client.line()
+    if utf8:
+        await client.command("e ENABLE UTF8=ACCEPT")
+    await client.command("s SELECT INBOX")
+    out = await client.command("f FETCH 1 (ENVELOPE BODYSTRUCTURE)")
+    await client.command("z LOGOUT")
+    await client.close()
+    return out
+
+
+def test_eight_bit_header_values_are_cached_for_both_kinds_of_client(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.deliver(RAW_UTF8)
+    plain_first = asyncio.run(_fetch_lines(world, utf8=False))
+    utf8_first = asyncio.run(_fetch_lines(world, utf8=True))
+    assert b"{" in plain_first[0] and "Grüße".encode() in b"".join(plain_first)
+    assert b'"Gr\xc3\xbc\xc3\x9fe aus K\xc3\xb6ln"' in utf8_first[0]
+    forget_memory()
+    fetch_module = __import__("postillion.imap.session.fetch", fromlist=["x"])
+    computed: list[str] = []
+    real_envelope = fetch_module.envelope
+
+    def counting(*args: Any) -> Any:
+        computed.append("envelope")
+        return real_envelope(*args)
+    monkeypatch.setattr(fetch_module, "envelope", counting)
+    # A new process: the client without UTF8=ACCEPT is served from the file
+    # (literals and all), the UTF-8 client gets its quoted form recomputed.
+    assert asyncio.run(_fetch_lines(world, utf8=False)) == plain_first
+    assert computed == []
+    assert asyncio.run(_fetch_lines(world, utf8=True)) == utf8_first
+    assert computed == ["envelope"]
+
+
 def test_cache_agrees_with_a_fresh_scan_after_other_processes(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     fill(world, 40)

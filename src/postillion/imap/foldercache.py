@@ -28,6 +28,7 @@ import datetime
 import json
 import logging
 import os
+import re
 import struct
 import threading
 import time
@@ -89,12 +90,39 @@ class CachedMessage:
         return datetime.datetime.fromtimestamp(self.mtime_ns / 1e9, datetime.UTC)
 
 
+_LITERAL_HEAD = re.compile(rb"\{([0-9]{1,9})\}\Z")
+
+
 def wire_cacheable(data: bytes) -> bool:
-    """Only a parenthesized value without CR, LF or NUL is kept or trusted
-    from the file: such bytes cannot end a response line or start a
-    literal, whatever a damaged (or hostile) cache file says."""
-    return (data[:1] == b"(" and data[-1:] == b")" and b"\r" not in data
-            and b"\n" not in data and b"\0" not in data and data.isascii())
+    """Whether ``data`` may be kept, or trusted from the file, as the wire
+    form of a FETCH value: one parenthesized value whose CR LF pairs each
+    end a ``{n}`` literal head and are followed by exactly n bytes, with no
+    other CR, LF or NUL, and 8-bit bytes only inside literals.  Whatever a
+    damaged (or hostile) cache file says, such bytes cannot end a response
+    line early or leave a literal open."""
+    if data[:1] != b"(" or data[-1:] != b")":
+        return False
+    pos = 0
+    end = len(data)
+    while True:
+        crlf = data.find(b"\r\n", pos)
+        text = data[pos:end if crlf < 0 else crlf]
+        if b"\r" in text or b"\n" in text or b"\0" in text or not text.isascii():
+            return False
+        if crlf < 0:
+            return True
+        head = _LITERAL_HEAD.search(text)
+        if head is None:
+            return False
+        pos = crlf + 2 + int(head.group(1))
+        if pos >= end or b"\0" in data[crlf + 2:pos]:
+            return False  # a literal must end before the closing parenthesis
+
+
+def wire_plain(data: bytes) -> bool:
+    """A cached wire form without literals or 8-bit text: the same bytes
+    whether or not the client enabled UTF8=ACCEPT."""
+    return b"\r" not in data and data.isascii()
 
 
 # ---------------------------------------------------------------- facets

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, BinaryIO
 
-from postillion.imap.foldercache import CachedMessage, wire_cacheable
+from postillion.imap.foldercache import CachedMessage, wire_cacheable, wire_plain
 from postillion.imap.protocol import FetchAtt, commands, serializer
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol.fetchdata import (
@@ -77,9 +77,10 @@ def _binary(root: MimePart, section: Section) -> bytes:
 class _Message:
     """One message's bytes, parse and cache record, made on first use."""
 
-    def __init__(self, selected: SelectedMailbox, entry: MessageEntry) -> None:
+    def __init__(self, selected: SelectedMailbox, entry: MessageEntry, utf8: bool) -> None:
         self.selected = selected
         self.entry = entry
+        self.utf8 = utf8  # the client enabled UTF8=ACCEPT
         self._data: bytes | None = None
         self._root: MimePart | None = None
         self._record: CachedMessage | None = None
@@ -113,30 +114,42 @@ class _Message:
         return self._root
 
 
+def _cached_wire(message: _Message, wire: bytes | None) -> r.Verbatim | None:
+    """A cached ENVELOPE/BODYSTRUCTURE, if its bytes suit this client: the
+    cache holds the form for clients without UTF8=ACCEPT (8-bit text in
+    literals), so a UTF-8 client gets it only when it is plain ASCII."""
+    if wire is None or (message.utf8 and not wire_plain(wire)):
+        return None
+    return r.Verbatim(wire)
+
+
+def _computed_wire(message: _Message, name: bytes, value: r.Value, field: str) -> r.FetchItem:
+    """Cache the wire form of a freshly computed value; answer with it
+    unless the client's mode would write it otherwise."""
+    wire = serializer.value(value)
+    if not wire_cacheable(wire):
+        return r.FetchItem(name, value)
+    setattr(message.record, field, wire)
+    message.selected.cache.changed()
+    if message.utf8 and not wire_plain(wire):
+        return r.FetchItem(name, value)  # quoted 8-bit text for this client
+    return r.FetchItem(name, r.Verbatim(wire))
+
+
 def _envelope(message: _Message) -> r.FetchItem:
     cached = message.cached()
-    if cached is not None and cached.envelope is not None:
-        return r.FetchItem(b"ENVELOPE", r.Verbatim(cached.envelope))
-    value = envelope_value(envelope(message.data))
-    wire = serializer.value(value)
-    if wire_cacheable(wire):
-        message.record.envelope = wire
-        message.selected.cache.changed()
-        return r.FetchItem(b"ENVELOPE", r.Verbatim(wire))
-    return r.FetchItem(b"ENVELOPE", value)  # 8-bit or literal: as the client's mode says
+    if cached is not None and (verbatim := _cached_wire(message, cached.envelope)):
+        return r.FetchItem(b"ENVELOPE", verbatim)
+    return _computed_wire(message, b"ENVELOPE", envelope_value(envelope(message.data)),
+                          "envelope")
 
 
 def _bodystructure(message: _Message) -> r.FetchItem:
     cached = message.cached()
-    if cached is not None and cached.bodystructure is not None:
-        return r.FetchItem(b"BODYSTRUCTURE", r.Verbatim(cached.bodystructure))
-    value = body_value(body_structure(message.root), True)
-    wire = serializer.value(value)
-    if wire_cacheable(wire):
-        message.record.bodystructure = wire
-        message.selected.cache.changed()
-        return r.FetchItem(b"BODYSTRUCTURE", r.Verbatim(wire))
-    return r.FetchItem(b"BODYSTRUCTURE", value)
+    if cached is not None and (verbatim := _cached_wire(message, cached.bodystructure)):
+        return r.FetchItem(b"BODYSTRUCTURE", verbatim)
+    return _computed_wire(message, b"BODYSTRUCTURE",
+                          body_value(body_structure(message.root), True), "bodystructure")
 
 
 def _size(message: _Message) -> int:
@@ -220,7 +233,8 @@ def _big(selected: SelectedMailbox, entry: MessageEntry) -> bool:
 
 
 def _fetch_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
-                 atts: tuple[FetchAtt, ...], add_uid: bool) -> list[r.Response | _Streamed]:
+                 atts: tuple[FetchAtt, ...], add_uid: bool,
+                 utf8: bool) -> list[r.Response | _Streamed]:
     sets_seen = (not selected.readonly and any(a.sets_seen for a in atts)
                  and access.flag_allowed("\\Seen", access.selected_rights(selected)))
     wants_flags = any(a.name == "FLAGS" for a in atts)
@@ -229,7 +243,7 @@ def _fetch_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]
     for seq, entry in batch:
         if selected.is_expunged(entry):
             continue  # RFC 2180 4.1: the client learns of it with the EXPUNGE
-        message = _Message(selected, entry)
+        message = _Message(selected, entry, utf8)
         streamed = len(whole) == 1 and _big(selected, entry)
         try:
             items = [r.FetchItem(b"", None) if streamed and att is whole[0]
@@ -319,9 +333,9 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
         batch = wanted[start:start + BATCH]
         if heavy or len(batch) > 8:
             found = await asyncio.to_thread(_fetch_batch, selected, batch, cmd.attributes,
-                                            cmd.uid)
+                                            cmd.uid, session.conn.utf8)
         else:
-            found = _fetch_batch(selected, batch, cmd.attributes, cmd.uid)
+            found = _fetch_batch(selected, batch, cmd.attributes, cmd.uid, session.conn.utf8)
         plain: list[r.Response] = []
         for response in found:
             if isinstance(response, _Streamed):
