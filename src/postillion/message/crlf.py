@@ -26,7 +26,10 @@ def crlf_length(data: bytes, start: int = 0, end: int | None = None) -> int:
         end = len(data)
     if end <= start:
         return 0
-    return end - start + data.count(b"\n", start, end) - data.count(b"\r\n", start, end)
+    length = end - start + data.count(b"\n", start, end)
+    if data.find(b"\r", start, end) < 0:
+        return length  # the common case: no CR at all, one fast scan
+    return length - data.count(b"\r\n", start, end)
 
 
 def line_count(data: bytes, start: int = 0, end: int | None = None) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 
@@ -39,9 +39,11 @@ def header_block_complete(data: bytes) -> bool:
     return data[:1] == b"\n" or data[:2] == b"\r\n" or _BLANK_LINE.search(data) is not None
 
 
-@dataclass(frozen=True, slots=True)
-class HeaderField:
-    """One header field as stored: its name, and its raw lines."""
+class HeaderField(NamedTuple):
+    """One header field as stored: its name, and its raw lines.
+
+    A named tuple rather than a frozen dataclass: a header block makes
+    one per field, and a tuple is several times cheaper to build."""
 
     name: bytes          # as written, without the colon; b"" for a line without colon
     raw: bytes           # every line of the field including line ends
@@ -58,25 +60,20 @@ class HeaderField:
         return text.replace(b"\r\n", b"").replace(b"\n", b"").replace(b"\r", b"").strip()
 
 
+# One field: its first line (whatever it starts with: a block's first line
+# starts a field even if it begins with white space), then every
+# continuation line, each line with its LF if it has one.
+_FIELD = re.compile(rb"[^\n]*\n?(?:[ \t][^\n]*\n?)*")
+
+
 def iter_fields(data: bytes, start: int = 0, end: int | None = None) -> Iterator[HeaderField]:
     """The fields of the header block ``data[start:end]`` (no blank line in it)."""
     if end is None:
         end = len(data)
-    pos = start
-    current_start = -1
-    while pos < end:
-        newline = data.find(b"\n", pos, end)
-        line_end = end if newline < 0 else newline + 1
-        first = data[pos:pos + 1]
-        if current_start >= 0 and first in (b" ", b"\t"):
-            pos = line_end
-            continue
-        if current_start >= 0:
-            yield _make_field(data[current_start:pos])
-        current_start = pos
-        pos = line_end
-    if current_start >= 0 and current_start < end:
-        yield _make_field(data[current_start:end])
+    for found in _FIELD.finditer(data, start, end):
+        raw = found.group()
+        if raw:
+            yield _make_field(raw)
 
 
 def _make_field(raw: bytes) -> HeaderField:
