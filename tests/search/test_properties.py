@@ -97,3 +97,24 @@ def test_sequence_sets_against_brute_force(views: list[FakeMessage],
 
     expected = [v.seq for v in views if wanted(v.uid if by_uid else v.seq)]
     assert [v.seq for v in search((SequenceKey(sequence, by_uid),), views)] == expected
+
+
+_TEXT_PIECES = ["ab", "AB", "ß", "SS", " ", "\t", "\n", "\u00a0", "\u212a", "k", "x", "é", "\0"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts=st.lists(st.lists(st.sampled_from(_TEXT_PIECES), max_size=12).map("".join),
+                      max_size=3),
+       raw_needle=st.lists(st.sampled_from(_TEXT_PIECES), max_size=6).map("".join))
+def test_text_search_matches_the_normalized_text(texts: list[str], raw_needle: str) -> None:
+    """Looking for a needle without a space in the casefolded text (the
+    fast path) answers as matching against the normalized text does."""
+    from postillion.imap.search.evaluate import LazyTexts
+    from postillion.imap.search.facets import normalize
+
+    needle = normalize(raw_needle).strip(" ")
+    expected = any(needle in normalize(text) for text in texts)
+    lazy = LazyTexts(texts)
+    assert lazy.contains(needle) == expected
+    assert lazy.contains(needle) == expected  # again, from the kept texts
+    assert lazy.contains("ab ab") == any("ab ab" in normalize(t) for t in texts)

@@ -59,23 +59,39 @@ CONTENT = 2     # the whole message, decoded
 
 
 class LazyTexts:
-    """Normalized texts produced one by one and kept, so that a second
-    TEXT or BODY key in the same program reuses them, and a match in the
-    first one spares decoding the rest."""
+    """Texts produced one by one and kept, so that a second TEXT or BODY
+    key in the same program reuses them, and a match in the first one
+    spares decoding the rest.
 
-    __slots__ = ("_done", "_source")
+    A needle without a space (most searches) is looked for in the
+    casefolded text as it is: an occurrence cannot span white space, so it
+    matches there exactly when it matches the normalized text, and joining
+    the words of a long body again costs several times the casefold.  The
+    normalized form is made only for a needle with a space in it.
+    """
+
+    __slots__ = ("_folded", "_normalized", "_source")
 
     def __init__(self, source: Iterable[str]) -> None:
         self._source = iter(source)
-        self._done: list[str] = []
+        self._folded: list[str] = []
+        self._normalized: list[str] = []
+
+    def _normal(self, index: int) -> str:
+        while len(self._normalized) <= index:
+            self._normalized.append(" ".join(self._folded[len(self._normalized)].split()))
+        return self._normalized[index]
 
     def contains(self, needle: str) -> bool:
-        if any(needle in text for text in self._done):
-            return True
+        """Whether ``needle`` (normalized, see :func:`normalize`) is in a text."""
+        spaced = " " in needle
+        for index, text in enumerate(self._folded):
+            if needle in (self._normal(index) if spaced else text):
+                return True
         for raw in self._source:
-            text = normalize(raw)
-            self._done.append(text)
-            if needle in text:
+            text = raw.casefold()
+            self._folded.append(text)
+            if needle in (self._normal(len(self._folded) - 1) if spaced else text):
                 return True
         return False
 
