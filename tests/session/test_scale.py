@@ -202,6 +202,31 @@ def test_eight_bit_header_values_are_cached_for_both_kinds_of_client(
     assert computed == ["envelope"]
 
 
+async def _commands(world: World, *commands: str) -> list[bytes]:
+    client = MemoryClient(world.context(), preauth=world.accounts["paul"])
+    await client.line()
+    out = await client.command("s SELECT INBOX")
+    for n, command in enumerate(commands):
+        out += await client.command(f"c{n} {command}")
+    await client.command("z LOGOUT")
+    await client.close()
+    return out
+
+
+def test_facets_of_a_header_only_search_are_saved(world: World) -> None:
+    """SEARCH FROM reads only headers, never a whole file: what it learned
+    must still reach the cache file for the next process."""
+    fill(world, 8)
+    first = asyncio.run(_commands(world, "SEARCH FROM example.org"))
+    forget_memory()
+    cache = FolderCache.for_folder(world.maildir())
+    cache.ensure_loaded()
+    assert len(cache.records) == 8
+    assert all(record.facets is not None for record in cache.records.values())
+    forget_memory()
+    assert asyncio.run(_commands(world, "SEARCH FROM example.org")) == first
+
+
 def test_cache_agrees_with_a_fresh_scan_after_other_processes(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     fill(world, 40)

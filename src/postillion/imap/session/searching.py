@@ -52,17 +52,19 @@ class SelectedMessageView:
         return self.entry.base
 
     def header_bytes(self) -> bytes:
-        path = self.mailbox.path_of(self.entry)
-        try:
-            with open(path, "rb") as stream:
-                data = b""
-                while True:
-                    chunk = stream.read(HEADER_READ_STEP)
-                    data += chunk
-                    if not chunk or header_block_complete(data):
-                        return data
-        except FileNotFoundError:
-            return self.mailbox.read(self.entry)
+        # Opened through the mailbox: it follows a rename by another
+        # process, and the file's cache record is made or checked, so the
+        # facets computed from these bytes are saved with the folder cache
+        # (no record, nothing saved: a header-only search would start from
+        # nothing in every new process).
+        stream, _record = self.mailbox.open_file(self.entry)
+        with stream:
+            data = b""
+            while True:
+                chunk = stream.read(HEADER_READ_STEP)
+                data += chunk
+                if not chunk or header_block_complete(data):
+                    return data
 
     def full_bytes(self) -> bytes:
         return self.mailbox.read(self.entry)
