@@ -58,11 +58,12 @@ def fill(world: World, count: int = 24) -> None:
         world.deliver(MESSAGES[n % len(MESSAGES)], flags="S" if n % 3 else "")
 
 
-async def _transcript(world: World) -> list[bytes]:
+async def _commands(world: World, *commands: str) -> list[bytes]:
+    """One session of paul's: SELECT INBOX, the commands, LOGOUT."""
     client = MemoryClient(world.context(), preauth=world.accounts["paul"])
     await client.line()
     out = await client.command("s SELECT INBOX")
-    for n, command in enumerate(COMMANDS):
+    for n, command in enumerate(commands):
         out += await client.command(f"c{n} {command}")
     await client.command("z LOGOUT")
     await client.close()
@@ -70,7 +71,7 @@ async def _transcript(world: World) -> list[bytes]:
 
 
 def transcript(world: World) -> list[bytes]:
-    return asyncio.run(_transcript(world))
+    return asyncio.run(_commands(world, *COMMANDS))
 
 
 def cache_path(world: World) -> str:
@@ -200,17 +201,6 @@ def test_eight_bit_header_values_are_cached_for_both_kinds_of_client(
     assert computed == []
     assert asyncio.run(_fetch_lines(world, utf8=True)) == utf8_first
     assert computed == ["envelope"]
-
-
-async def _commands(world: World, *commands: str) -> list[bytes]:
-    client = MemoryClient(world.context(), preauth=world.accounts["paul"])
-    await client.line()
-    out = await client.command("s SELECT INBOX")
-    for n, command in enumerate(commands):
-        out += await client.command(f"c{n} {command}")
-    await client.command("z LOGOUT")
-    await client.close()
-    return out
 
 
 def test_facets_of_a_header_only_search_are_saved(world: World) -> None:
