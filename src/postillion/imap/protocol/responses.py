@@ -39,7 +39,9 @@ class Literal:
 class Verbatim:
     """A value already in its wire form (an ENVELOPE or BODYSTRUCTURE kept
     by the folder cache), written as is.  Its maker guarantees it is one
-    complete value without CR, LF or NUL."""
+    complete value whose only CR LF pairs end ``{n}`` literal heads, each
+    followed by exactly n bytes, and which holds no other CR, LF or NUL
+    (see ``foldercache.wire_cacheable``)."""
 
     data: bytes
 

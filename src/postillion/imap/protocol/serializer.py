@@ -45,6 +45,13 @@ def flag_list(flags: tuple[str, ...] | list[str]) -> bytes:
 
 def value(item: r.Value, utf8: bool = False) -> bytes:
     """A :data:`~.responses.Value` tree on the wire."""
+    # The common kinds first, by exact type: an ENVELOPE or BODYSTRUCTURE
+    # is dozens of nested tuples and strings, and this runs for each.
+    kind = type(item)
+    if kind is tuple:
+        return b"(" + b" ".join([value(v, utf8) for v in item]) + b")"  # type: ignore[union-attr]
+    if kind is bytes or kind is str:
+        return wire.string(item, utf8)  # type: ignore[arg-type]
     if item is None:
         return b"NIL"
     if isinstance(item, bool):
