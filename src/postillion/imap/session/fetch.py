@@ -41,6 +41,7 @@ from postillion.message import (
     find_part,
     parse_message,
     section_content,
+    to_crlf,
 )
 from postillion.message.decode import decode_transfer
 
@@ -181,6 +182,8 @@ def _item(message: _Message, att: FetchAtt) -> r.FetchItem:
         return _bodystructure(message)
     if name == "BODY" and att.section is None:
         return body_structure_item(body_structure(message.root), False)
+    if _whole_message(att):
+        return section_item(att, to_crlf(message.data))  # no MIME parse needed
     if name in _RFC822_SECTIONS:
         content = section_content(message.root, _RFC822_SECTIONS[name])
         return section_item(att, content.to_bytes())
