@@ -239,6 +239,18 @@ class MemoryClient:
         await asyncio.wait_for(self.task, 10)
 
 
+async def selected_clients(ctx: ServerContext, account: Account,
+                           count: int) -> list[MemoryClient]:
+    """``count`` preauthenticated sessions of one context, each with INBOX
+    selected, in order."""
+    clients = [MemoryClient(ctx, preauth=account) for _ in range(count)]
+    for client in clients:
+        await client.line()
+    for n, client in enumerate(clients):
+        await client.command(f"s{n} SELECT INBOX")
+    return clients
+
+
 def texts(lines: list[bytes]) -> list[str]:
     return [line.decode("utf-8", "replace").rstrip("\r\n") for line in lines]
 

@@ -60,6 +60,16 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Stored:
+    """Messages added to a folder: their UIDs (0: gone before numbered)."""
+
+    folder_dir: str
+    uidvalidity: int
+    uids: list[int]
+    added: uiddb.Added
+
+
+@dataclass(frozen=True, slots=True)
 class QuotaReport:
     """GETQUOTA's numbers: (resource, used, limit) with STORAGE in KiB."""
 
@@ -279,48 +289,55 @@ class MailStore:
     # ------------------------------------------------------------ adding mail
 
     def add_messages(self, name: str, messages: list[NewMessage], *,
-                     use_keywords: bool) -> tuple[int, list[int]]:
+                     use_keywords: bool) -> Stored:
         """Store messages into ``cur/`` with their flags, all or none, under
-        the quota; return the folder's UIDVALIDITY and their UIDs.
+        the quota, and give them their UIDs.
 
         Each is written whole to ``tmp/`` first (a dropped connection or an
         error leaves nothing visible), the quota is checked for all of them
-        at once (QuotaExceeded refuses them all), then they are linked in.
+        at once (QuotaExceeded refuses them all), then they are linked in
+        and numbered under the folder's lock without listing it
+        (:func:`uiddb.assign_added`).
         """
         folder = self.require(name)
         staged: list[delivery.StagedMessage] = []
-        committed: list[str] = []
-        try:
-            for message in messages:
-                item = delivery.stage(folder, message.data)
-                staged.append(item)
-                if message.mtime is not None:
-                    os.utime(item.tmp_path, (message.mtime, message.mtime))
+
+        def link() -> list[str]:
+            # Called holding the folder's lock: the quota's is taken inside
+            # it, for the check and the links only, as a delivery holds it.
             reservation = None
             if quota.counts_folder(folder):
                 reservation = quota.reserve(folder, sum(s.size for s in staged), len(staged))
+            committed: list[str] = []
             try:
                 for item, message in zip(staged, messages, strict=True):
                     committed.append(delivery.commit(item, flags=message.letters))
             except BaseException:
                 if reservation is not None:
                     reservation.release()
+                for path in committed:
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
                 raise
             if reservation is not None:
                 reservation.commit()
+            filenames = [os.path.basename(p) for p in committed]
+            if use_keywords:
+                for filename, message in zip(filenames, messages, strict=True):
+                    if message.keywords:
+                        keywords.set_keywords(folder, filename.split(":", 1)[0],
+                                              message.keywords)
+            return filenames
+
+        try:
+            for message in messages:
+                item = delivery.stage(folder, message.data)
+                staged.append(item)
+                if message.mtime is not None:
+                    os.utime(item.tmp_path, (message.mtime, message.mtime))
+            added = uiddb.assign_added(folder, link)
         except BaseException:
             for item in staged:
-                delivery.discard(item)
-            for path in committed:
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
+                delivery.discard(item)  # (nothing is left of those linked)
             raise
-        bases = [os.path.basename(p).split(":", 1)[0] for p in committed]
-        if use_keywords:
-            for base, message in zip(bases, messages, strict=True):
-                if message.keywords:
-                    keywords.set_keywords(folder, base, message.keywords)
-        scan = uiddb.scan_and_assign(folder)
-        uid_of = {m.base: m.uid for m in scan.messages}
-        return scan.uidvalidity, [uid_of.get(base, 0) for base in bases]
-
+        return Stored(folder, added.uidvalidity, added.uids, added)

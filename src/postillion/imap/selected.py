@@ -38,7 +38,7 @@ from typing import BinaryIO
 from postillion.imap.protocol import SequenceSet
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol.fetchdata import flags_item
-from postillion.maildir import folders, keywords, quota
+from postillion.maildir import folders, keywords, quota, uiddb
 from postillion.maildir.errors import MessageNotFound
 from postillion.maildir.filenames import flags_of, size_from_name
 
@@ -114,6 +114,9 @@ class SelectedMailbox:
         self.uidnext = 1
         self.announced_keywords: tuple[str, ...] = ()
         self.shared: SharedFolder | None = None
+        # Set when this session's own additions were put into the shared
+        # snapshot: the next sync reports them without a scan.
+        self._settled = False
 
     @property
     def cache(self) -> FolderCache:
@@ -226,8 +229,24 @@ class SelectedMailbox:
         """What the client is owed now: see the module docstring.
         Synchronous (a scan may run): call it in a thread."""
         assert self.shared is not None
-        snap = self.shared.refresh(time.monotonic(), force=force)
+        settled, self._settled = self._settled, False
+        snap = self.shared.snapshot
+        if snap is None or not settled or force:
+            snap = self.shared.refresh(time.monotonic(), force=force)
         return self.catch_up(snap, expunges_allowed)
+
+    def note_added(self, folder_dir: str, added: uiddb.Added) -> None:
+        """This session just added messages (without keywords) to
+        ``folder_dir``: if that is this folder, the shared snapshot takes
+        them without a scan (:meth:`SharedFolder.extend`) and the sync
+        after the command reports them, leaving other processes' changes
+        to the next one.  Only the responses are deferred: IMAP lets a
+        server report others' changes at any later command."""
+        shared = self.shared
+        if shared is None or self.readonly or shared.folder_dir != os.path.abspath(folder_dir):
+            return
+        if shared.extend(added) is not None:
+            self._settled = True
 
     async def sync_async(self, *, expunges_allowed: bool, asked_at: float) -> list[r.Response]:
         """:meth:`sync` for a change known at ``asked_at`` (time.monotonic()):

@@ -50,6 +50,13 @@ LETTER_TO_FLAG = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\S
 DELTA_HISTORY = 64
 #: Folders kept registered after their last session left.
 RELEASED_KEEP = 8
+#: Messages a session added are put into the snapshot without a scan
+#: (:meth:`SharedFolder.extend`), but not when the last scan is older than
+#: this many seconds, or this many times the time it took: a session that
+#: only APPENDs still learns of other processes' changes within a second
+#: or so, and spends at most a few per cent of its time scanning for them.
+EXTEND_WITHOUT_SCAN_SECONDS = 1.0
+EXTEND_WITHOUT_SCAN_FACTOR = 20
 
 
 class MessageEntry:
@@ -141,6 +148,7 @@ class SharedFolder:
     users: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _scan_started: float = -1.0          # time.monotonic() at the last scan's start
+    _scan_took: float = 0.0              # how long it took
     _scan_wall: float = 0.0              # time.time() at the same moment
     _stamps: tuple[tuple[int, int, int] | None, ...] | None = None
     _last_scan: uiddb.FolderScan | None = None
@@ -239,7 +247,40 @@ class SharedFolder:
             self.deltas.append(delta)
         self.snapshot = snap
         self.cache.tidy((m.base for m in snap.messages), len(snap.messages))
+        self._scan_took = time.monotonic() - self._scan_started
         return snap
+
+    def extend(self, added: uiddb.Added) -> Snapshot | None:
+        """The snapshot with messages this process just added and numbered
+        (:func:`uiddb.assign_added`) put at its end, without a scan; None
+        when that would not be a true picture (a UID was handed out between
+        the snapshot and them, a read-only folder) or the last scan is too
+        old (see :data:`EXTEND_WITHOUT_SCAN_SECONDS`).  The messages must
+        have no keywords (their flags are their file names' letters).
+
+        Other processes' changes since the last scan are not in it; the
+        directories' stamps are left as that scan saw them, so the next
+        :meth:`refresh` scans and reports them as usual.
+        """
+        messages = added.messages
+        if self.readonly or not messages:
+            return None
+        with self._lock:
+            snap = self.snapshot
+            if snap is None or snap.uidvalidity != added.uidvalidity \
+                    or snap.uidnext != added.first_uid:
+                return None
+            age = time.monotonic() - self._scan_started
+            if age > max(EXTEND_WITHOUT_SCAN_SECONDS, EXTEND_WITHOUT_SCAN_FACTOR * self._scan_took):
+                return None
+            top = snap.messages[-1].uid if snap.messages else 0
+            generation = snap.generation + 1
+            entries = [MessageEntry(m[0], m[1], m[2], flagset(m[3]), m.base) for m in messages]
+            new = Snapshot(generation, snap.uidvalidity, added.nextuid, snap.messages + entries,
+                           snap.keywords_in_use)
+            self.deltas.append(Delta(generation, frozenset(), frozenset(), top + 1))
+            self.snapshot = new
+            return new
 
     def _keywords(self, scan: uiddb.FolderScan) -> dict[str, tuple[str, ...]] | None:
         """Keywords by base name; None when the folder has no keyword files

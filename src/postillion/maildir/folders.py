@@ -88,7 +88,8 @@ class MessageFile(NamedTuple):
         return os.path.join(self.subdir, self.filename)
 
 
-def _message_file(subdir: str, filename: str) -> MessageFile:
+def message_file(subdir: str, filename: str) -> MessageFile:
+    """The record of a message file named ``filename`` in ``subdir``."""
     # filenames.base_name/flags_of/size_from_name, inlined: this runs once per
     # message on every scan.
     colon = filename.rfind(":")
@@ -130,7 +131,7 @@ def _full_snapshot(folder_dir: str, names_new: list[str], names_cur: list[str],
         for filename in listed:
             if not is_message_name(filename):
                 continue
-            entry = _message_file(subdir, filename)
+            entry = message_file(subdir, filename)
             previous = found.get(entry.base)
             if previous is not None:
                 seen_twice.add(entry.base)
@@ -254,7 +255,7 @@ def _incremental(memo: _Listing, set_new: frozenset[str], set_cur: frozenset[str
     for subdir, filename in gone:
         if not is_message_name(filename):
             continue
-        entry = _message_file(subdir, filename)
+        entry = message_file(subdir, filename)
         if entry.base in memo.seen_twice:
             return None
         current = found.get(entry.base)
@@ -263,7 +264,7 @@ def _incremental(memo: _Listing, set_new: frozenset[str], set_cur: frozenset[str
     for subdir, filename in came:
         if not is_message_name(filename):
             continue
-        entry = _message_file(subdir, filename)
+        entry = message_file(subdir, filename)
         if entry.base in found:
             return None  # two names for one message: let the full listing decide
         found[entry.base] = entry
@@ -327,6 +328,15 @@ def list_message_files(folder_dir: str,
             if base in again:
                 found[base] = again[base]
     return found
+
+
+def has_new_messages(folder_dir: str) -> bool:
+    """Whether ``new/`` holds a message (stops at the first one found)."""
+    try:
+        with os.scandir(os.path.join(folder_dir, NEW)) as entries:
+            return any(is_message_name(entry.name) for entry in entries)
+    except FileNotFoundError:
+        return False
 
 
 def find_message(folder_dir: str, base: str) -> MessageFile | None:

@@ -32,11 +32,13 @@ import bisect
 import contextlib
 import itertools
 import logging
+import operator
 import os
 import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -47,8 +49,10 @@ from postillion.maildir.folders import (
     CUR,
     NEW,
     MessageFile,
+    has_new_messages,
     list_message_files,
     listing_token,
+    message_file,
     order_key,
 )
 
@@ -75,8 +79,11 @@ class UidDb:
 
     def safe_nextuid(self) -> int:
         """The next UID we may hand out: never below any UID already used."""
-        highest = max((uid for uid, _base in self.entries), default=0)
+        highest = max(map(_first_of_entry, self.entries), default=0)
         return max(self.nextuid, highest + 1, 1)
+
+
+_first_of_entry = operator.itemgetter(0)
 
 
 class ScannedMessage(NamedTuple):
@@ -143,18 +150,35 @@ def parse(data: bytes) -> UidDb | None:
 
 def format_uiddb(db: UidDb) -> bytes:
     """The file's bytes: header, then entries in ascending UID order."""
-    out = [f"{VERSION} {db.uidvalidity} {db.nextuid}\n"]
-    out.extend(map("{0[0]} {0[1]}\n".format, sorted(db.entries)))
-    return os.fsencode("".join(out))
+    return _header(db) + _entry_lines(sorted(db.entries))
+
+
+def _header(db: UidDb) -> bytes:
+    return f"{VERSION} {db.uidvalidity} {db.nextuid}\n".encode()
+
+
+def _entry_lines(entries: list[tuple[int, str]]) -> bytes:
+    return os.fsencode("".join(map("{0[0]} {0[1]}\n".format, entries)))
 
 
 # The last parse of each folder's file, by the file's (inode, size,
 # mtime_ns): the file is only ever replaced by rename, so an equal stamp is
 # the same content, and a 100,000-line file is not parsed again at every
 # scan.  Entries and the reverse map are never changed once remembered.
+# A file this process wrote for added messages (assign_added) also keeps
+# its entry lines, so that the next addition formats only its own lines.
 FileStamp = tuple[int, int, int]
 _PARSED_MEMO_SIZE = 256
-_parsed: OrderedDict[str, tuple[FileStamp, UidDb, dict[str, int]]] = OrderedDict()
+
+
+class _Parsed(NamedTuple):
+    stamp: FileStamp
+    db: UidDb
+    known: dict[str, int]       # base name -> UID
+    lines: bytes | None         # the file's entry lines, when kept
+
+
+_parsed: OrderedDict[str, _Parsed] = OrderedDict()
 _parsed_lock = threading.Lock()
 
 
@@ -163,11 +187,12 @@ def _file_stamp(st: os.stat_result) -> FileStamp:
 
 
 def _remember_parse(folder_dir: str, stamp: FileStamp, db: UidDb,
-                    known: dict[str, int] | None = None) -> dict[str, int]:
+                    known: dict[str, int] | None = None,
+                    lines: bytes | None = None) -> dict[str, int]:
     if known is None:
         known = {base: uid for uid, base in db.entries}
     with _parsed_lock:
-        _parsed[folder_dir] = (stamp, db, known)
+        _parsed[folder_dir] = _Parsed(stamp, db, known, lines)
         _parsed.move_to_end(folder_dir)
         while len(_parsed) > _PARSED_MEMO_SIZE:
             _parsed.popitem(last=False)
@@ -190,21 +215,27 @@ def forget_parses() -> None:
 def _read_known(folder_dir: str) -> tuple[UidDb | None, dict[str, int]]:
     """The parsed file and its base name -> UID map, from the memo when
     the file is the one parsed last."""
-    try:
-        stamp = _file_stamp(os.stat(os.path.join(folder_dir, UIDDB)))
-    except OSError:
-        stamp = None
-    if stamp is not None:
-        with _parsed_lock:
-            found = _parsed.get(folder_dir)
-        if found is not None and found[0] == stamp:
-            return found[1], found[2]
+    found = _remembered(folder_dir)
+    if isinstance(found, _Parsed):
+        return found.db, found.known
     db = read_uiddb(folder_dir)
     if db is None:
         return None, {}
-    if stamp is None:
+    if found is None:
         return db, {base: uid for uid, base in db.entries}
-    return db, _remember_parse(folder_dir, stamp, db)
+    return db, _remember_parse(folder_dir, found, db)
+
+
+def _remembered(folder_dir: str) -> _Parsed | FileStamp | None:
+    """The memo of the folder's file if the file is still the one it
+    describes, else the file's stamp (None if it cannot be had)."""
+    try:
+        stamp = _file_stamp(os.stat(os.path.join(folder_dir, UIDDB)))
+    except OSError:
+        return None
+    with _parsed_lock:
+        found = _parsed.get(folder_dir)
+    return found if found is not None and found.stamp == stamp else stamp
 
 
 def read_uiddb(folder_dir: str) -> UidDb | None:
@@ -269,26 +300,30 @@ def new_uidvalidity(folder_dir: str) -> int:
 
 
 def write_uiddb(folder_dir: str, db: UidDb, *, durable: bool = True,
-                known: dict[str, int] | None = None) -> bool:
+                known: dict[str, int] | None = None, lines: bytes | None = None) -> bool:
     """Replace the folder's uid database atomically; False if it cannot be.
 
+    ``lines``, if given, are the entry lines of ``db`` already formatted
+    (ascending UIDs); they are then remembered for the next addition.
     A directory in the file's place (damage) cannot be replaced; that is
     reported by returning False and the UIDs stay in memory only.
     """
     path, fd = _temp_file(folder_dir)
     try:
         try:
-            data = format_uiddb(db)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            # Header and lines written one after the other: a 100,000-line
+            # file is not copied again to put a header before it.
+            for part in (format_uiddb(db),) if lines is None else (_header(db), lines):
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(fd, view):]
             if durable:
                 os.fsync(fd)
             stamp = _file_stamp(os.fstat(fd))
         finally:
             os.close(fd)
         os.rename(path, os.path.join(folder_dir, UIDDB))
-        _remember_parse(folder_dir, stamp, db, known)
+        _remember_parse(folder_dir, stamp, db, known, lines)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -510,3 +545,101 @@ def scan_and_assign(folder_dir: str, *, readonly: bool = False) -> FolderScan:
         return _assign(folder_dir, True)
     with folder_lock(folder_dir):
         return _assign(folder_dir, False)
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """The UIDs :func:`assign_added` gave to messages just stored."""
+
+    uidvalidity: int
+    uids: list[int]  # parallel to the file names given; 0: gone before it was numbered
+    # Numbered without a scan: the added messages, whose UIDs run from
+    # ``first_uid`` (the UIDNEXT before them; no other UID was handed out
+    # in between) to ``nextuid - 1``.  None after a full scan.
+    messages: list[ScannedMessage] | None
+    first_uid: int
+    nextuid: int
+
+
+def assign_added(folder_dir: str, link: Callable[[], list[str]]) -> Added:
+    """Put messages into a folder and give them their UIDs, without
+    listing the folder.
+
+    Holding the folder's lock (as :func:`scan_and_assign` does), ``link()``
+    makes the messages visible in ``cur/`` and returns their file names
+    there, in the order wanted; they are then numbered from the uid
+    database's next UID upward and the file is replaced, with their entries
+    added and nothing else changed.  Linked and numbered under one lock,
+    they are never seen without a UID by another scan, so the UIDs that
+    read-only scans (STATUS UIDNEXT, EXAMINE) predict for them come true.
+    Messages other processes put into the folder meanwhile get their UIDs
+    at the next scan, above these: UIDs ascend in the order they are
+    handed out, which is all IMAP asks; entries of messages deleted
+    meanwhile are dropped then.
+
+    Without a usable, writable uid database, when a scan already numbered
+    one of the messages, or when ``new/`` holds messages (deliveries whose
+    provisional UIDs read-only scans have shown: they are numbered first,
+    as before), this is a full :func:`scan_and_assign`.  Only a message
+    another program put straight into ``cur/`` without a UID (a POP3
+    server's or a mail reader's move) can then get a higher UID than a
+    read-only scan predicted; Courier's own prediction has such cases too.
+    """
+    if not os.path.isdir(os.path.join(folder_dir, CUR)):
+        raise MailboxNotFound(f"{folder_dir}: not a maildir")
+    with folder_lock(folder_dir):
+        files = [message_file(CUR, name) for name in link()]
+        added = _add_entries(folder_dir, files)
+        if added is not None:
+            return added
+        scan = _assign(folder_dir, False)
+    wanted = {f.base for f in files}
+    uid_of = {base: m.uid for m in scan.messages if (base := base_name(m.filename)) in wanted}
+    return Added(scan.uidvalidity, [uid_of.get(f.base, 0) for f in files], None,
+                 scan.nextuid, scan.nextuid)
+
+
+def _add_entries(folder_dir: str, files: list[MessageFile]) -> Added | None:
+    """:func:`assign_added` without a scan, or None when it needs one."""
+    if has_new_messages(folder_dir):
+        # Deliveries waiting in new/ have provisional UIDs in read-only
+        # scans (STATUS UIDNEXT, EXAMINE) from the next UID upward; a scan
+        # numbers them first, so that those UIDs come true.
+        return None
+    db, known = _read_known(folder_dir)
+    if db is None or len({f.base for f in files}) != len(files) \
+            or any(f.base in known for f in files):
+        return None
+    with _parsed_lock:
+        memo = _parsed.get(folder_dir)
+        key = (folder_dir, False)
+        last = _scans.get(key)
+    ours = memo is not None and memo.db is db and memo.lines is not None
+    # A file this function wrote has its next UID above all its entries.
+    first = db.nextuid if ours else db.safe_nextuid()
+    if last is not None and last.db is db and last.result.nextuid != first:
+        return None  # the last scan numbered messages the file could not keep
+    make = tuple.__new__
+    messages = [make(ScannedMessage, (uid, f.filename, CUR, f.flags, f.size))
+                for uid, f in enumerate(files, first)]
+    nextuid = first + len(files)
+    fresh = [(m[0], f.base) for m, f in zip(messages, files, strict=True)]
+    new_db = UidDb(db.uidvalidity, nextuid, db.entries + fresh)
+    new_known = dict(known)
+    new_known.update((base, uid) for uid, base in fresh)
+    lines = memo.lines if memo is not None and ours else None
+    if lines is None:
+        lines = _entry_lines(sorted(db.entries))
+    if not write_uiddb(folder_dir, new_db, known=new_known, lines=lines + _entry_lines(fresh)):
+        return None
+    if last is not None and last.db is db:
+        # The last scan, with the added messages: the next scan updates it
+        # with what the listing shows changed, as after any scan.
+        listed = dict(last.files)
+        listed.update((f.base, f) for f in files)
+        result = FolderScan(db.uidvalidity, nextuid, last.result.messages + messages, False)
+        with _parsed_lock:
+            if _scans.get(key) is last:
+                _scans[key] = _LastScan(new_db, object(), listed, result,
+                                        last.bases + [f.base for f in files], last.moved)
+    return Added(db.uidvalidity, [m[0] for m in messages], messages, first, nextuid)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from postillion.imap.mailstore import NewMessage
+from postillion.imap.mailstore import NewMessage, Stored
 from postillion.imap.protocol import SequenceSet, commands
 from postillion.imap.protocol import responses as r
 from postillion.imap.selected import (
@@ -64,13 +64,26 @@ async def append(session: Session, cmd: commands.Append) -> r.TaggedResponse:
                       rights)
            for m in cmd.messages]
     try:
-        uidvalidity, uids = await asyncio.to_thread(
-            session.mail().add_messages, name, new, use_keywords=session.config_keywords)
+        stored = await _store(session, name, new)
     except MailboxNotFound as exc:
         raise CommandFailed("Mailbox does not exist.", r.TRYCREATE) from exc
     return r.TaggedResponse(cmd.tag, "OK", "APPEND Ok.",
-                            r.AppendUid(uidvalidity, SequenceSet.from_numbers(uids))
-                            if all(uids) else None)
+                            r.AppendUid(stored.uidvalidity, SequenceSet.from_numbers(stored.uids))
+                            if all(stored.uids) else None)
+
+
+async def _store(session: Session, name: str, messages: list[NewMessage],
+                 *, tell_selected: bool = True) -> Stored:
+    """Add messages to a folder; the selected folder's snapshot takes them
+    without a scan when they carry no keywords (see
+    :meth:`SelectedMailbox.note_added`)."""
+    stored = await asyncio.to_thread(session.mail().add_messages, name, messages,
+                                     use_keywords=session.config_keywords)
+    selected = session.selected
+    if tell_selected and selected is not None and not (
+            session.config_keywords and any(m.keywords for m in messages)):
+        selected.note_added(stored.folder_dir, stored.added)
+    return stored
 
 
 def ordered_set(numbers: list[int]) -> SequenceSet:
@@ -109,13 +122,12 @@ async def _copy(session: Session, sequence: SequenceSet, raw: bytes, uid: bool,
     if not entries:
         return [], None
     copies = [_permitted(c, rights) for c in await asyncio.to_thread(_copies, selected, entries)]
-    uidvalidity, uids = await asyncio.to_thread(
-        session.mail().add_messages, name, copies, use_keywords=session.config_keywords)
+    stored = await _store(session, name, copies, tell_selected=command != "MOVE")
     code = None
-    if all(uids):
+    if all(stored.uids):
         # Both sets list UIDs in the same order: one range form each.
-        code = r.CopyUid(uidvalidity, ordered_set([e.uid for e in entries]),
-                         ordered_set(uids))
+        code = r.CopyUid(stored.uidvalidity, ordered_set([e.uid for e in entries]),
+                         ordered_set(stored.uids))
     return entries, code
 
 
