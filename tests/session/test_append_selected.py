@@ -1,6 +1,7 @@
-"""APPEND into the selected folder: the session's snapshot takes the
-appended messages without a scan, and other processes' changes still
-reach the client, with sequence numbers and UIDs that stay consistent.
+"""APPEND into the selected folder, and STORE: the session's snapshot
+takes the appended messages and its own flag changes without a scan, and
+other processes' changes still reach the client, with sequence numbers,
+UIDs and flags that stay consistent.
 
 After every command the client's view (``FETCH 1:* (UID)``) must extend
 the previous one (nothing was expunged), ascend, and at the end equal a
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -84,6 +86,27 @@ def _deliver_unnumbered_into_cur(maildir: str, subject: str) -> str:
     return os.path.basename(path).split(":", 1)[0]
 
 
+@pytest.fixture
+def count_scans(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
+    """The last scan stays recent enough to build on; calling the result
+    starts counting scans (the sync after a command scans only when it
+    cannot build on it)."""
+    monkeypatch.setattr(sharedfolder, "EXTEND_WITHOUT_SCAN_SECONDS", 600.0)
+    real_scan = uiddb.scan_and_assign
+
+    def start() -> list[str]:
+        scans: list[str] = []
+
+        def counting(folder_dir: str, *, readonly: bool = False) -> uiddb.FolderScan:
+            scans.append(folder_dir)
+            return real_scan(folder_dir, readonly=readonly)
+
+        monkeypatch.setattr(uiddb, "scan_and_assign", counting)
+        return scans
+
+    return start
+
+
 def _run(world: World, scenario: object) -> None:
     async def main() -> None:
         client = MemoryClient(world.context(), preauth=world.accounts["paul"])
@@ -108,19 +131,12 @@ def _run(world: World, scenario: object) -> None:
 
 
 def test_appends_are_reported_without_a_scan(world: World,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+                                             count_scans: Callable[[], list[str]]) -> None:
     for n in range(5):
         world.deliver(f"Subject: old{n}\n\nx\n".encode())
-    monkeypatch.setattr(sharedfolder, "EXTEND_WITHOUT_SCAN_SECONDS", 600.0)
-    scans: list[str] = []
-    real_scan = uiddb.scan_and_assign
-
-    def counting(folder_dir: str, *, readonly: bool = False) -> uiddb.FolderScan:
-        scans.append(folder_dir)
-        return real_scan(folder_dir, readonly=readonly)
 
     async def scenario(c: Client) -> None:
-        monkeypatch.setattr(uiddb, "scan_and_assign", counting)
+        scans = count_scans()
         for n in range(4):
             uid, lines = await c.append(f"appended{n}", check=False)
             assert uid == 6 + n
@@ -215,6 +231,67 @@ def test_a_second_session_sees_the_appended_messages(world: World) -> None:
         assert texts(await b.command("b2 NOOP"))[0] == "* 4 EXISTS"
         lines = texts(await b.command("b3 UID FETCH 1:* (FLAGS)"))
         assert [re.search(r"UID (\d+)", line)[1] for line in lines[:-1]] == ["1", "2", "3", "4"]  # type: ignore[index]
+        for client in (a, b):
+            await client.command("z LOGOUT")
+            await client.close()
+
+    asyncio.run(main())
+
+
+def _flags(lines: list[str]) -> dict[int, str]:
+    return {int(m[1]): m[2] for line in lines
+            for m in [re.search(r"UID (\d+) FLAGS \(([^)]*)\)", line)] if m}
+
+
+def test_store_is_reported_without_a_scan(world: World,
+                                          count_scans: Callable[[], list[str]]) -> None:
+    for n in range(6):
+        world.deliver(f"Subject: old{n}\n\nx\n".encode(), flags="S")
+
+    async def scenario(c: Client) -> None:
+        scans = count_scans()
+        lines = await c.command("STORE 1:* +FLAGS (\\Flagged)")
+        assert lines[:-1] == [f"* {n} FETCH (FLAGS (\\Flagged \\Seen))" for n in range(1, 7)]
+        lines = await c.command("UID STORE 2,4 -FLAGS.SILENT (\\Seen)")
+        assert lines[:-1] == [] and scans == []
+        # Another program renames one message and delivers another; the
+        # next STORE does not scan, the command after it reports both.
+        cur = os.path.join(world.maildir(), "cur")
+        first = sorted(os.listdir(cur))[0]
+        os.rename(os.path.join(cur, first), os.path.join(cur, first.split(":")[0] + ":2,FRS"))
+        _deliver_unnumbered_into_cur(world.maildir(), "moved")
+        lines = await c.command("STORE 6 +FLAGS (\\Deleted)")
+        assert lines[:-1] == ["* 6 FETCH (FLAGS (\\Flagged \\Seen \\Deleted))"]
+        assert scans == []
+        lines = await c.command("NOOP")
+        assert lines[:-1] == ["* 7 EXISTS", "* 0 RECENT",
+                              "* 1 FETCH (FLAGS (\\Flagged \\Answered \\Seen))"]
+        await c.check(lines)
+        flags = _flags(await c.command("UID FETCH 1:* (FLAGS)"))
+        forget_memory()
+        fresh = uiddb.scan_and_assign(world.maildir())
+        on_disk = {m.uid: m.flags for m in fresh.messages}
+        assert on_disk == {1: "FRS", 2: "F", 3: "FS", 4: "F", 5: "FS", 6: "FST", 7: ""}
+        letters = {"\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
+        assert {uid: "".join(sorted(letters[f] for f in text.split() if f in letters))
+                for uid, text in flags.items()} == on_disk
+
+    _run(world, scenario)
+
+
+def test_a_second_session_hears_of_the_store(world: World) -> None:
+    for n in range(3):
+        world.deliver(f"Subject: {n}\n\nx\n".encode(), flags="S")
+
+    async def main() -> None:
+        a, b = await selected_clients(world.context(), world.accounts["paul"], 2)
+        await a.command("a2 STORE 2:3 +FLAGS.SILENT (\\Answered)")
+        assert texts(await b.command("b2 NOOP")) == [
+            "* 2 FETCH (FLAGS (\\Answered \\Seen))", "* 3 FETCH (FLAGS (\\Answered \\Seen))",
+            "b2 OK NOOP completed"]
+        await a.command("a3 STORE 2 -FLAGS.SILENT (\\Answered)")
+        assert texts(await b.command("b3 NOOP")) == [
+            "* 2 FETCH (FLAGS (\\Seen))", "b3 OK NOOP completed"]
         for client in (a, b):
             await client.command("z LOGOUT")
             await client.close()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import os
 import time
 from collections.abc import Iterable
@@ -65,6 +66,12 @@ def flags_to_letters(flags: Iterable[str]) -> str:
     return "".join(sorted(FLAG_TO_LETTER[f] for f in set(flags) if f in FLAG_TO_LETTER))
 
 
+# A message's flags are one of a few frozensets shared by many messages
+# (sharedfolder.flagset): what STORE and FETCH FLAGS derive from them is
+# worked out once per set, not once per message.
+_letters_of = functools.lru_cache(maxsize=1024)(flags_to_letters)
+
+
 def ordered_flags(flags: Iterable[str], recent: bool = False) -> tuple[str, ...]:
     """System flags in Courier's order (that of the maildir letters D F R S T,
     imapd.C get_message_flags), then \\Recent, then keywords."""
@@ -75,6 +82,19 @@ def ordered_flags(flags: Iterable[str], recent: bool = False) -> tuple[str, ...]
         out.append(RECENT)
     out += sorted(f for f in present if not f.startswith("\\"))
     return tuple(out)
+
+
+_ordered_flags_of = functools.lru_cache(maxsize=1024)(ordered_flags)
+
+
+@functools.lru_cache(maxsize=1024)
+def _keywords_of(flags: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(f for f in flags if not f.startswith("\\")))
+
+
+@functools.lru_cache(maxsize=1024)
+def _system_flags_of(flags: frozenset[str]) -> frozenset[str]:
+    return frozenset(f for f in flags if f.startswith("\\"))
 
 
 class UidValidityChanged(Exception):
@@ -114,8 +134,8 @@ class SelectedMailbox:
         self.uidnext = 1
         self.announced_keywords: tuple[str, ...] = ()
         self.shared: SharedFolder | None = None
-        # Set when this session's own additions were put into the shared
-        # snapshot: the next sync reports them without a scan.
+        # Set when this session's own additions or flag changes were put
+        # into the shared snapshot: the next sync reports them without a scan.
         self._settled = False
 
     @property
@@ -203,7 +223,7 @@ class SelectedMailbox:
         return entry.flags | {RECENT} if self.is_recent(entry) else entry.flags
 
     def fetch_flags(self, entry: MessageEntry) -> tuple[str, ...]:
-        return ordered_flags(entry.flags, self.is_recent(entry))
+        return _ordered_flags_of(entry.flags, self.is_recent(entry))
 
     def _keywords_in_use(self) -> tuple[str, ...]:
         if not self._own and self.shared is not None and self.shared.snapshot is not None \
@@ -246,6 +266,16 @@ class SelectedMailbox:
         if shared is None or self.readonly or shared.folder_dir != os.path.abspath(folder_dir):
             return
         if shared.extend(added) is not None:
+            self._settled = True
+
+    def note_stored(self, stored: list[MessageEntry]) -> None:
+        """This session just wrote these entries' flags (:meth:`store_flags`,
+        ascending UIDs): the shared snapshot takes them without a scan
+        (:meth:`SharedFolder.adopt`), as :meth:`note_added` does."""
+        shared = self.shared
+        if shared is None or self.readonly:
+            return
+        if shared.adopt(stored) is not None:
             self._settled = True
 
     async def sync_async(self, *, expunges_allowed: bool, asked_at: float) -> list[r.Response]:
@@ -515,17 +545,18 @@ class SelectedMailbox:
         into courierimapkeywords.  The view gets the new entry (returned)
         so that the next sync does not report the change back as someone
         else's."""
-        letters = flags_to_letters(flags)
+        letters = _letters_of(flags)
         filename, subdir = entry.filename, entry.subdir
         if letters != flags_of(filename) or subdir != "cur":
             filename = folders.set_flags(self.folder_dir, filename, letters)
             subdir = "cur"
         if self.use_keywords:
-            new_kw = sorted(f for f in flags if not f.startswith("\\"))
-            old_kw = sorted(f for f in entry.flags if not f.startswith("\\"))
-            if new_kw != old_kw:
-                keywords.set_keywords(self.folder_dir, entry.base, new_kw)
-        kept = frozenset(f for f in flags if f.startswith("\\") or self.use_keywords)
+            new_kw = _keywords_of(flags)
+            if new_kw != _keywords_of(entry.flags):
+                keywords.set_keywords(self.folder_dir, entry.base, list(new_kw))
+            kept = flags
+        else:
+            kept = _system_flags_of(flags)
         new = MessageEntry(entry.uid, filename, subdir, kept, entry.base)
         self._replace(seq, entry, new)
         return new

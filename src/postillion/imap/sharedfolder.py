@@ -28,6 +28,7 @@ Folders stay registered while a session holds them and a little after
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import threading
 import time
@@ -50,10 +51,11 @@ LETTER_TO_FLAG = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\S
 DELTA_HISTORY = 64
 #: Folders kept registered after their last session left.
 RELEASED_KEEP = 8
-#: Messages a session added are put into the snapshot without a scan
-#: (:meth:`SharedFolder.extend`), but not when the last scan is older than
+#: Messages a session added, and flags it changed, are put into the
+#: snapshot without a scan (:meth:`SharedFolder.extend`,
+#: :meth:`SharedFolder.adopt`), but not when the last scan is older than
 #: this many seconds, or this many times the time it took: a session that
-#: only APPENDs still learns of other processes' changes within a second
+#: only APPENDs or STOREs still learns of other processes' changes within a second
 #: or so, and spends at most a few per cent of its time scanning for them.
 EXTEND_WITHOUT_SCAN_SECONDS = 1.0
 EXTEND_WITHOUT_SCAN_FACTOR = 20
@@ -119,6 +121,10 @@ class Delta:
     removed: frozenset[int]      # UIDs gone
     changed: frozenset[int]      # UIDs whose flags changed
     added_from: int              # messages with UIDs >= this are new
+
+
+def _uid_of(entry: MessageEntry) -> int:
+    return entry.uid
 
 
 class _Closable(Protocol):
@@ -268,10 +274,7 @@ class SharedFolder:
         with self._lock:
             snap = self.snapshot
             if snap is None or snap.uidvalidity != added.uidvalidity \
-                    or snap.uidnext != added.first_uid:
-                return None
-            age = time.monotonic() - self._scan_started
-            if age > max(EXTEND_WITHOUT_SCAN_SECONDS, EXTEND_WITHOUT_SCAN_FACTOR * self._scan_took):
+                    or snap.uidnext != added.first_uid or not self._scanned_lately():
                 return None
             top = snap.messages[-1].uid if snap.messages else 0
             generation = snap.generation + 1
@@ -281,6 +284,50 @@ class SharedFolder:
             self.deltas.append(Delta(generation, frozenset(), frozenset(), top + 1))
             self.snapshot = new
             return new
+
+    def adopt(self, stored: list[MessageEntry]) -> Snapshot | None:
+        """The snapshot with a session's own flag changes (the entries
+        :meth:`SelectedMailbox.store_flags` made, in ascending UIDs) in
+        place of the old entries, without a scan; None under the same
+        conditions as :meth:`extend`, or when keywords are involved.  Other
+        sessions learn of the changes from the delta, as after a scan."""
+        if self.readonly or not stored:
+            return None
+        with self._lock:
+            snap = self.snapshot
+            if snap is None or snap.keywords_in_use or not self._scanned_lately():
+                return None
+            messages = list(snap.messages)
+            changed: list[int] = []
+            replaced = False
+            at = 0
+            for entry in stored:
+                at = bisect.bisect_left(messages, entry.uid, at, key=_uid_of)
+                if at == len(messages) or messages[at].uid != entry.uid \
+                        or messages[at].base != entry.base \
+                        or any(not f.startswith("\\") for f in entry.flags):
+                    return None
+                old = messages[at]
+                if old.filename != entry.filename or old.flags != entry.flags:
+                    messages[at] = entry
+                    replaced = True
+                    if old.flags != entry.flags:
+                        changed.append(entry.uid)
+            if not replaced:
+                return snap
+            top = snap.messages[-1].uid if snap.messages else 0
+            generation = snap.generation + 1
+            new = Snapshot(generation, snap.uidvalidity, snap.uidnext, messages,
+                           snap.keywords_in_use)
+            self.deltas.append(Delta(generation, frozenset(), frozenset(changed), top + 1))
+            self.snapshot = new
+            return new
+
+    def _scanned_lately(self) -> bool:
+        """The last scan is recent enough to build on (see
+        :data:`EXTEND_WITHOUT_SCAN_SECONDS`)."""
+        age = time.monotonic() - self._scan_started
+        return age <= max(EXTEND_WITHOUT_SCAN_SECONDS, EXTEND_WITHOUT_SCAN_FACTOR * self._scan_took)
 
     def _keywords(self, scan: uiddb.FolderScan) -> dict[str, tuple[str, ...]] | None:
         """Keywords by base name; None when the folder has no keyword files

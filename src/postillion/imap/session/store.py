@@ -33,31 +33,47 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
                       and (f.startswith("\\") or selected.use_keywords))
     rights = access.selected_rights(selected)
     out: list[r.Response] = []
+    # The new flags of each distinct old set, worked out once: a folder's
+    # messages share a few flag sets (sharedfolder.flagset), and the sets
+    # made here are shared in turn by the messages that get them.
+    outcome: dict[frozenset[str], frozenset[str]] = {}
+    stored: list[MessageEntry] = []
     for seq, entry in pairs:
         if selected.is_expunged(entry):
             continue
-        if cmd.mode is StoreMode.REPLACE:
-            new = given
-        elif cmd.mode is StoreMode.ADD:
-            have = {f.lower() for f in entry.flags}
-            new = entry.flags | {f for f in given if f.lower() not in have}
-        else:
-            drop = {f.lower() for f in given}
-            new = frozenset(f for f in entry.flags if f.lower() not in drop)
-        # Courier: a flag the ACL does not allow to change keeps its value, silently.
-        new = access.permitted_change(entry.flags, new, rights)
+        new = outcome.get(entry.flags)
+        if new is None:
+            new = outcome[entry.flags] = _new_flags(entry.flags, given, cmd.mode, rights)
         if new != entry.flags and not selected.readonly:
             try:
                 entry = selected.store_flags(seq, entry, new)
             except MessageNotFound:
                 selected.mark_expunged(entry)
                 continue
+            stored.append(entry)
         if not cmd.silent or selected.readonly:
             flags = flags_item(selected.fetch_flags(entry))
             # UID first, as Courier's UID STORE answers.
             items = (uid_item(entry.uid), flags) if cmd.uid else (flags,)
             out.append(r.FetchData(seq, items))
+    # The shared snapshot takes this session's own renames: the sync after
+    # the command need not scan the folder to learn them back.
+    selected.note_stored(stored)
     return out
+
+
+def _new_flags(old: frozenset[str], given: frozenset[str], mode: StoreMode,
+               rights: str) -> frozenset[str]:
+    if mode is StoreMode.REPLACE:
+        new = given
+    elif mode is StoreMode.ADD:
+        have = {f.lower() for f in old}
+        new = old | {f for f in given if f.lower() not in have}
+    else:
+        drop = {f.lower() for f in given}
+        new = frozenset(f for f in old if f.lower() not in drop)
+    # Courier: a flag the ACL does not allow to change keeps its value, silently.
+    return access.permitted_change(old, new, rights)
 
 
 async def store(session: Session, cmd: commands.Store) -> r.TaggedResponse:
