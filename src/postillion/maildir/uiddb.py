@@ -580,10 +580,13 @@ def assign_added(folder_dir: str, link: Callable[[], list[str]]) -> Added:
     Without a usable, writable uid database, when a scan already numbered
     one of the messages, or when ``new/`` holds messages (deliveries whose
     provisional UIDs read-only scans have shown: they are numbered first,
-    as before), this is a full :func:`scan_and_assign`.  Only a message
-    another program put straight into ``cur/`` without a UID (a POP3
-    server's or a mail reader's move) can then get a higher UID than a
-    read-only scan predicted; Courier's own prediction has such cases too.
+    as before), this is a full :func:`scan_and_assign`.  Not covered: a
+    message another program put straight into ``cur/`` without a UID (a
+    POP3 server's or a mail reader's move, until the next scan).  A
+    read-only scan shows it with a provisional UID from the next UID; the
+    added messages take that UID and it gets a higher one at the next scan,
+    so a STATUS UIDNEXT seen meanwhile was too high for them.  Telling
+    would take the listing this function exists to avoid.
     """
     if not os.path.isdir(os.path.join(folder_dir, CUR)):
         raise MailboxNotFound(f"{folder_dir}: not a maildir")
