@@ -503,7 +503,9 @@ class SelectedMailbox:
             last = b""
             while chunk := stream.read(READ_CHUNK):
                 # Every LF not preceded by CR adds one byte in the CRLF view.
-                total += len(chunk) + chunk.count(b"\n") - chunk.count(b"\r\n")
+                total += len(chunk) + chunk.count(b"\n")
+                if b"\r" in chunk:  # rare in a maildir: spares a second scan
+                    total -= chunk.count(b"\r\n")
                 if last == b"\r" and chunk[:1] == b"\n":
                     total -= 1
                 last = chunk[-1:]
