@@ -215,7 +215,20 @@ def _merge_subjects(root: _Container, messages: Sequence[ThreadMessage]) -> None
                 (is_reply(old) and not is_reply(container)
                  and (container.index is None) == (old.index is None)):
             table[subject] = container
-    for container in list(root.children):                     # step 5E
+    # Step 5E.  Root-level containers leave or are replaced in ``slots``
+    # (their positions by identity) rather than by list.remove/insert on
+    # the root's children, which made this quadratic in the number of
+    # threads; positions do not decide the answer (step 6 sorts the root).
+    slots: list[_Container | None] = list(root.children)
+    position = {id(c): i for i, c in enumerate(slots)}
+
+    def leave_root(container: _Container, new_parent: _Container | None) -> None:
+        slots[position[id(container)]] = None
+        container.parent = new_parent
+        if new_parent is not None:
+            new_parent.children.append(container)
+
+    for container in list(root.children):
         subject = subject_of(container)
         if not subject:
             continue
@@ -223,28 +236,29 @@ def _merge_subjects(root: _Container, messages: Sequence[ThreadMessage]) -> None
         if other is None or other is container or container.parent is not root:
             continue
         if other.index is None and container.index is None:
-            for child in list(container.children):
-                other.adopt(child)
-            container.orphan()
+            for child in container.children:
+                child.parent = other
+                other.children.append(child)
+            container.children = []
+            leave_root(container, None)
         elif other.index is None:
-            other.adopt(container)
+            leave_root(container, other)
         elif container.index is None:
             # The dummy in the table wins in step 5C, so this cannot happen;
             # kept for safety: the message goes under the dummy.
-            container.adopt(other)
+            leave_root(other, container)
             table[subject] = container
         elif is_reply(container) and not is_reply(other):
-            other.adopt(container)
+            leave_root(container, other)
         else:
-            dummy = _Container()
-            position = root.children.index(other)
-            other.orphan()
-            container.orphan()
-            dummy.adopt(other)
-            dummy.adopt(container)
-            dummy.parent = root
-            root.children.insert(position, dummy)
+            dummy = _Container(parent=root)
+            at = position[id(other)]
+            leave_root(other, dummy)
+            leave_root(container, dummy)
+            slots[at] = dummy
+            position[id(dummy)] = at
             table[subject] = dummy
+    root.children = [c for c in slots if c is not None]
 
 
 def _sort(container: _Container, messages: Sequence[ThreadMessage]) -> None:
