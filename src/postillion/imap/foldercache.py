@@ -67,19 +67,52 @@ ENV_SWITCH = "POSTILLION_FOLDER_CACHE"
 class CachedMessage:
     """What the cache knows of one message file."""
 
-    __slots__ = ("bodystructure", "envelope", "facet_count", "facets", "file_size", "inode",
-                 "mtime_ns", "rfc822_size", "uid")
+    __slots__ = ("_bodystructure", "_envelope", "_unchecked", "facet_count", "facets",
+                 "file_size", "inode", "mtime_ns", "rfc822_size", "uid")
 
     def __init__(self, file_size: int, mtime_ns: int, inode: int) -> None:
         self.file_size = file_size
         self.mtime_ns = mtime_ns
         self.inode = inode
         self.rfc822_size: int | None = None
-        self.envelope: bytes | None = None       # wire form, see wire_cacheable
-        self.bodystructure: bytes | None = None
+        self._envelope: bytes | None = None       # wire form, see wire_cacheable
+        self._bodystructure: bytes | None = None
+        # Wire forms read from the file are checked when first used, not
+        # when the file is loaded: a SEARCH or SORT in a new process then
+        # does not pay for checking 100,000 ENVELOPEs it never sends.
+        self._unchecked = False
         self.facets: bytes | None = None         # JSON, decoded into the SearchCache
         self.uid = 0                             # the facets' UID
         self.facet_count = 0                     # facets encoded in ``facets``
+
+    def _check(self) -> None:
+        self._unchecked = False
+        if self._envelope is not None and not wire_cacheable(self._envelope):
+            self._envelope = None
+        if self._bodystructure is not None and not wire_cacheable(self._bodystructure):
+            self._bodystructure = None
+
+    @property
+    def envelope(self) -> bytes | None:
+        """ENVELOPE's wire form (see :func:`wire_cacheable`), or None."""
+        if self._unchecked:
+            self._check()
+        return self._envelope
+
+    @envelope.setter
+    def envelope(self, wire: bytes | None) -> None:
+        self._envelope = wire
+
+    @property
+    def bodystructure(self) -> bytes | None:
+        """BODYSTRUCTURE's wire form (see :func:`wire_cacheable`), or None."""
+        if self._unchecked:
+            self._check()
+        return self._bodystructure
+
+    @bodystructure.setter
+    def bodystructure(self, wire: bytes | None) -> None:
+        self._bodystructure = wire
 
     def matches(self, st: os.stat_result) -> bool:
         return (st.st_size == self.file_size and st.st_mtime_ns == self.mtime_ns
@@ -382,15 +415,13 @@ class FolderCache:
             rec.rfc822_size = rfc822 if rfc822 >= 0 else None
             rec.uid = uid
             if env_len >= 0:
-                rec.envelope = body[pos:pos + env_len]
+                rec._envelope = body[pos:pos + env_len]
                 pos += env_len
-                if not wire_cacheable(rec.envelope):
-                    rec.envelope = None
+                rec._unchecked = True
             if bs_len >= 0:
-                rec.bodystructure = body[pos:pos + bs_len]
+                rec._bodystructure = body[pos:pos + bs_len]
                 pos += bs_len
-                if not wire_cacheable(rec.bodystructure):
-                    rec.bodystructure = None
+                rec._unchecked = True
             if fac_len >= 0:
                 rec.facets = body[pos:pos + fac_len]
                 pos += fac_len
@@ -436,7 +467,8 @@ class FolderCache:
         count = 0
         for base, rec in list(self.records.items()):
             name = os.fsencode(base)
-            env, bs, fac = rec.envelope, rec.bodystructure, rec.facets
+            # Unchecked wire forms go back as read: checked when used.
+            env, bs, fac = rec._envelope, rec._bodystructure, rec.facets
             parts.append(pack(rec.file_size, rec.mtime_ns, rec.inode,
                               -1 if rec.rfc822_size is None else rec.rfc822_size,
                               rec.uid if fac is not None else 0,
