@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.corpus import messages
 from bench.imap.client import ImapClient, ImapClosed, ImapTimeout
-from bench.imap.homes import fresh_home, remove_home
+from bench.imap.homes import fresh_home, remove_home, warm_page_cache
 from bench.imap.servers import LOGIN_NAME, PASSWORD, Listener, Server, free_port
 
 EXISTS = re.compile(rb"^\* \d+ EXISTS")
@@ -144,6 +144,7 @@ async def command_timings(server: Server, master: Path, work: Path, runs: int,
         elif "-FLAGS" in command.text:
             reset = "STORE 1:* +FLAGS.SILENT (\\Flagged)"
         for run in range(runs):
+            warm_page_cache(master)
             fresh_home(master, home, server.user)
             try:
                 select, took = await session_times(server, home, work, command, timeout,
