@@ -193,12 +193,14 @@ def _tour(port: int) -> list[str]:
 
 
 def serve(config_dir: Path, home: Path, *, once: bool) -> int:
+    from postillion.server.gctune import tune_for_server
     from postillion.server.listener import ImapListener
     from postillion.server.logsetup import configure_logging
     from postillion.server.serve import prepare
 
     if not once:
         configure_logging()
+    tune_for_server()
     service = prepare(config_dir)
     sockets = service.bind()
     port = sockets[0][0].getsockname()[1]

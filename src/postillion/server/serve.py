@@ -32,6 +32,7 @@ from postillion.auth import AuthBackend, open_backend
 from postillion.config import COURIER_CONFIG_DIR, Config, load
 from postillion.imap.session.context import ServerContext
 from postillion.server.forking import ForkingServer
+from postillion.server.gctune import tune_for_server
 from postillion.server.limits import ConnectionLimits, login_failure_delay, login_timeout
 from postillion.server.listener import (
     ConnectionHandler,
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="debug log lines")
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
+    tune_for_server()
     if not Path(args.config).is_dir():
         log.error("config: %s is not a directory", args.config)
         return 1

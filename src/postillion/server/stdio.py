@@ -26,6 +26,7 @@ import threading
 from postillion.auth import Account, AccountOptions
 from postillion.config import IMAPD_VARIABLES, Config
 from postillion.imap.session.context import ServerContext
+from postillion.server.gctune import tune_for_server
 from postillion.server.logsetup import configure_logging
 from postillion.server.notify import notifier_for
 from postillion.server.privileges import sanity_problem
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                          "AUTHENTICATED=user imapd MAILDIR.\n")
         return 0
     configure_logging()
+    tune_for_server()
     config = Config(IMAPD_VARIABLES).with_environment(os.environ)
     maildir = args[0] if args else os.environ.get("MAILDIR") or "./Maildir"
     account = account_from_environment(maildir, os.environ)
