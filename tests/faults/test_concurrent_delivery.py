@@ -12,7 +12,8 @@ ones it missed were between their own check and append at that moment.  Of
 ours at most one can be there (the lock), of Courier's at most all of them;
 so with C Courier processes in the mix, at most C messages beyond the room
 there was are accepted.  The mixed test asserts that bound, plus one file
-per successful exit and a usage that agrees with the files.  (Courier also
+per successful exit, a maildirsize within Courier's races of the files,
+and a recount that agrees with them exactly.  (Courier also
 accepts after five recounts in a row raced with other writers; that needs a
 directory changing during each of five scans and is not seen here.)
 """
@@ -113,8 +114,20 @@ def test_mixed_with_courier_stays_consistent(tmp_path: Path) -> None:
     assert room <= delivered <= room + courier_count
     state = quota.read_quota(maildir)  # recounts if the sum went over
     assert state is not None
-    assert state.usage == quota.scan_usage(maildir)[0]
-    assert state.usage.bytes <= state.quota.bytes + courier_count * SIZE
+    actual = quota.scan_usage(maildir)[0]
+    # Courier takes no lock, and a recount (by its deliverquota or ours,
+    # both rewrite maildirsize by rename when over quota) can race a
+    # Courier delivery that links its file after the recount's scan and
+    # appends its line to the file being replaced: Maildir++ quotas are
+    # approximate by design, so maildirsize may miss (or, linked before the
+    # scan and appended after the rename, count twice) such deliveries,
+    # at most one per Courier process (seen in a CI run: one message short).
+    assert abs(state.usage.messages - actual.messages) <= courier_count
+    assert abs(state.usage.bytes - actual.bytes) <= courier_count * SIZE
+    assert actual.bytes <= state.quota.bytes + courier_count * SIZE
+    # A recount always agrees with the files again.
+    assert quota.recalculate(maildir) == actual
+    assert quota.read_quota(maildir) == quota.QuotaState(state.root, state.quota, actual)
 
 
 SCANNER = """
