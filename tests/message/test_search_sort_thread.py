@@ -158,3 +158,30 @@ def test_orderedsubject_rfc_and_courier_shapes() -> None:
 
 def test_base_subject_helper() -> None:
     assert base_subject(b"Re: x") == "x"
+
+
+def _reply_chain(count: int, *, same_subject: bool) -> list[ThreadMessage]:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    return [ThreadMessage(n + 1, f"<m{n}@x>".encode(),
+                          f"<m{n - 1}@x>".encode() if n else None, None,
+                          "long discussion" if same_subject or not n else f"other {n}", n > 0,
+                          start + timedelta(minutes=n))
+            for n in range(count)]
+
+
+@pytest.mark.parametrize("algorithm", ["REFERENCES", "ORDEREDSUBJECT"])
+def test_a_reply_chain_thousands_deep_threads(algorithm: str) -> None:
+    """Each message replying to the one before, 5,000 deep (a long list
+    discussion): one thread, answered as a flat chain; no walk of the tree
+    may recurse once per level (Python's stack ends near 1,000)."""
+    from postillion.imap.protocol import responses as r
+    from postillion.imap.protocol import serializer
+
+    count = 5000
+    if algorithm == "REFERENCES":
+        threads = thread_references(_reply_chain(count, same_subject=False))
+    else:
+        threads = thread_orderedsubject(_reply_chain(count, same_subject=True), as_chain=True)
+    wire = serializer.serialize(r.ThreadData(tuple(threads)))
+    chain = " ".join(str(n) for n in range(1, count + 1))
+    assert wire == f"* THREAD ({chain})\r\n".encode()

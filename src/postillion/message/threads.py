@@ -168,25 +168,40 @@ def thread_references(messages: Sequence[ThreadMessage]) -> list[ThreadNode]:
     return [_node(c, messages) for c in root.children]
 
 
-def _prune(container: _Container) -> None:
+def _descendants_first(top: _Container) -> list[_Container]:
+    """``top`` and every container below it, each after all of its own
+    descendants (reversed pre-order): the order in which a recursive
+    post-order walk finishes them, without recursion, so that a reply chain
+    thousands of messages deep does not exhaust the interpreter's stack."""
+    order: list[_Container] = []
+    stack = [top]
+    while stack:
+        container = stack.pop()
+        order.append(container)
+        stack.extend(container.children)
+    order.reverse()
+    return order
+
+
+def _prune(top: _Container) -> None:
     """Step 4: drop empty dummies, promote dummies' children (not to the
     root level when there are several)."""
-    is_root = container.index is None and container.parent is None
-    new_children: list[_Container] = []
-    for child in list(container.children):
-        _prune(child)
-        if child.index is None and not child.children:
-            child.parent = None
-            continue
-        if child.index is None and (not is_root or len(child.children) == 1):
-            for grandchild in child.children:
-                grandchild.parent = container
-                new_children.append(grandchild)
-            child.children = []
-            child.parent = None
-            continue
-        new_children.append(child)
-    container.children = new_children
+    for container in _descendants_first(top):
+        is_root = container.index is None and container.parent is None
+        new_children: list[_Container] = []
+        for child in container.children:
+            if child.index is None and not child.children:
+                child.parent = None
+                continue
+            if child.index is None and (not is_root or len(child.children) == 1):
+                for grandchild in child.children:
+                    grandchild.parent = container
+                    new_children.append(grandchild)
+                child.children = []
+                child.parent = None
+                continue
+            new_children.append(child)
+        container.children = new_children
 
 
 def _first_message(container: _Container) -> int | None:
@@ -261,30 +276,36 @@ def _merge_subjects(root: _Container, messages: Sequence[ThreadMessage]) -> None
     root.children = [c for c in slots if c is not None]
 
 
-def _sort(container: _Container, messages: Sequence[ThreadMessage]) -> None:
+def _sort(top: _Container, messages: Sequence[ThreadMessage]) -> None:
     """Step 6: siblings by sent date (a dummy by its first child's), then
-    by the order the messages came in."""
-    for child in container.children:
-        _sort(child, messages)
-
+    by the order the messages came in; a container's children are sorted
+    before it is compared by its first child."""
     def key(child: _Container) -> tuple[datetime, int]:
         index = _first_message(child)
         assert index is not None
         return _order_key(messages[index], index)
 
-    container.children.sort(key=key)
+    for container in _descendants_first(top):
+        container.children.sort(key=key)
 
 
-def _node(container: _Container, messages: Sequence[ThreadMessage]) -> ThreadNode:
-    number = messages[container.index].number if container.index is not None else None
-    return ThreadNode(number, tuple(_node(c, messages) for c in container.children))
+def _node(top: _Container, messages: Sequence[ThreadMessage]) -> ThreadNode:
+    """The answer's tree, built from the leaves up (no recursion)."""
+    built: dict[int, ThreadNode] = {}
+    for container in _descendants_first(top):
+        number = messages[container.index].number if container.index is not None else None
+        built[id(container)] = ThreadNode(
+            number, tuple(built.pop(id(child)) for child in container.children))
+    return built[id(top)]
 
 
 def flatten(nodes: Iterable[ThreadNode]) -> list[int]:
     """All message numbers in a thread forest (depth first), for tests."""
     out: list[int] = []
-    for node in nodes:
+    stack = list(reversed(list(nodes)))
+    while stack:
+        node = stack.pop()
         if node.message is not None:
             out.append(node.message)
-        out.extend(flatten(node.children))
+        stack.extend(reversed(node.children))
     return out

@@ -127,14 +127,27 @@ def _threads(nodes: tuple[ThreadNode, ...]) -> bytes:
 
 
 def _thread_inner(node: ThreadNode) -> bytes:
-    parts: list[bytes] = []
-    if node.message is not None:
-        parts.append(str(node.message).encode())
-    if len(node.children) == 1 and node.message is not None:
-        parts.append(_thread_inner(node.children[0]))
-    elif node.children:
-        parts.append(b"".join(b"(" + _thread_inner(c) + b")" for c in node.children))
-    return b" ".join(parts)
+    """One thread without its outer parentheses: a message followed by its
+    only child is a chain (``1 2 3``), several children each in their own
+    parentheses.  Walked with a stack, not recursion: a reply chain can be
+    thousands of messages deep."""
+    out: list[bytes] = []
+    stack: list[ThreadNode | bytes] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bytes):
+            out.append(item)
+            continue
+        if item.message is not None:
+            out.append(str(item.message).encode())
+            if item.children:
+                out.append(b" ")
+        if len(item.children) == 1 and item.message is not None:
+            stack.append(item.children[0])
+        else:
+            for child in reversed(item.children):
+                stack += (b")", child, b"(")
+    return b"".join(out)
 
 
 def _namespace(part: r.NamespaceList, utf8: bool) -> bytes:
