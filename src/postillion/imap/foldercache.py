@@ -135,6 +135,8 @@ def wire_cacheable(data: bytes) -> bool:
     line early or leave a literal open."""
     if data[:1] != b"(" or data[-1:] != b")":
         return False
+    if b"\r" not in data and b"\n" not in data and b"\0" not in data:
+        return data.isascii()  # no literal: the common case, without copies
     pos = 0
     end = len(data)
     while True:
