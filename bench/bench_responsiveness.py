@@ -29,17 +29,14 @@ from pathlib import Path
 from bench.bench_imap import bench_user
 from bench.imap.client import ImapClient
 from bench.imap.homes import fresh_home, master_maildir, remove_home, warm_page_cache
+from bench.imap.measure import _connect
 from bench.imap.servers import ALL_SERVERS, LOGIN_NAME, PASSWORD, Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _logged_in(port: int, timeout: float) -> ImapClient:
-    # A SEARCH answer over 100,000 messages is one line of several hundred KB.
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection("127.0.0.1", port, limit=1 << 24), timeout)
-    client = ImapClient(reader, writer, timeout=timeout)
-    await client.greeting()
+    client = await _connect(port, timeout, limit=1 << 24)
     for text in (f"LOGIN {LOGIN_NAME} {PASSWORD}", "SELECT INBOX"):
         reply = await client.command(text)
         if reply.status != "OK":

@@ -208,8 +208,12 @@ async def append_rate(server: Server, master: Path, work: Path, count: int,
         remove_home(home)
 
 
-async def _connect(port: int, timeout: float) -> ImapClient:
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+async def _connect(port: int, timeout: float, *, limit: int = 1 << 16) -> ImapClient:
+    """A client on 127.0.0.1:``port`` past the greeting; ``limit`` is the
+    longest response line it reads (a SEARCH answer over 100,000 messages
+    is one line of several hundred KB)."""
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection("127.0.0.1", port, limit=limit), timeout)
     client = ImapClient(reader, writer, timeout=timeout)
     await client.greeting()
     return client

@@ -61,12 +61,19 @@ class NewMessage:
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """Messages added to a folder: their UIDs (0: gone before numbered)."""
+    """Messages added to a folder, and how they were numbered."""
 
     folder_dir: str
-    uidvalidity: int
-    uids: list[int]
     added: uiddb.Added
+
+    @property
+    def uidvalidity(self) -> int:
+        return self.added.uidvalidity
+
+    @property
+    def uids(self) -> list[int]:
+        """Their UIDs, in the order given (0: gone before it was numbered)."""
+        return self.added.uids
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,4 +347,4 @@ class MailStore:
             for item in staged:
                 delivery.discard(item)  # (nothing is left of those linked)
             raise
-        return Stored(folder, added.uidvalidity, added.uids, added)
+        return Stored(folder, added)

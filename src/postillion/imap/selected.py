@@ -42,6 +42,7 @@ from postillion.imap.protocol.fetchdata import flags_item
 from postillion.maildir import folders, keywords, quota, uiddb
 from postillion.maildir.errors import MessageNotFound
 from postillion.maildir.filenames import flags_of, size_from_name
+from postillion.message.crlf import crlf_length
 
 from . import sharedfolder
 from .foldercache import CachedMessage, FolderCache
@@ -503,9 +504,7 @@ class SelectedMailbox:
             last = b""
             while chunk := stream.read(READ_CHUNK):
                 # Every LF not preceded by CR adds one byte in the CRLF view.
-                total += len(chunk) + chunk.count(b"\n")
-                if b"\r" in chunk:  # rare in a maildir: spares a second scan
-                    total -= chunk.count(b"\r\n")
+                total += crlf_length(chunk)
                 if last == b"\r" and chunk[:1] == b"\n":
                     total -= 1
                 last = chunk[-1:]

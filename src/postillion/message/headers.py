@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 
@@ -37,6 +37,22 @@ def header_bounds(data: bytes, start: int = 0, end: int | None = None) -> tuple[
 def header_block_complete(data: bytes) -> bool:
     """Whether ``data`` (a file's first bytes) holds the whole header block."""
     return data[:1] == b"\n" or data[:2] == b"\r\n" or _BLANK_LINE.search(data) is not None
+
+
+#: Headers of real mail fit in a few KiB: a header block is read in steps
+#: of this until the blank line shows, never a big attachment after it.
+HEADER_READ_STEP = 8192
+
+
+def read_header_block(stream: BinaryIO) -> bytes:
+    """A message file's first bytes, up to at least the end of its header
+    block (or the whole file when it has no blank line)."""
+    data = b""
+    while True:
+        chunk = stream.read(HEADER_READ_STEP)
+        data += chunk
+        if not chunk or header_block_complete(data):
+            return data
 
 
 class HeaderField(NamedTuple):

@@ -14,15 +14,11 @@ from datetime import UTC, datetime
 
 from postillion.maildir.uiddb import FolderScan
 from postillion.message.crlf import crlf_length
-from postillion.message.headers import header_block_complete
+from postillion.message.headers import read_header_block
 
 # Maildir info letters -> IMAP system flags (Courier's mapping).
 FLAG_LETTERS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "T": "\\Deleted",
                 "D": "\\Draft"}
-
-# Headers of real mail fit in a few KiB; read in steps of this until the
-# blank line shows, so that header-only keys never read a big attachment.
-HEADER_READ_STEP = 8192
 
 
 class MaildirMessage:
@@ -47,15 +43,8 @@ class MaildirMessage:
         return self._size
 
     def header_bytes(self) -> bytes:
-        chunks: list[bytes] = []
         with open(self.path, "rb") as stream:
-            while True:
-                chunk = stream.read(HEADER_READ_STEP)
-                chunks.append(chunk)
-                data = b"".join(chunks)
-                if not chunk or header_block_complete(data):
-                    return data
-                chunks = [data]
+            return read_header_block(stream)
 
     def full_bytes(self) -> bytes:
         with open(self.path, "rb") as stream:

@@ -12,14 +12,12 @@ from postillion.imap import search as engine
 from postillion.imap.protocol import commands
 from postillion.imap.protocol import responses as r
 from postillion.imap.selected import MessageEntry, SelectedMailbox
-from postillion.message.headers import header_block_complete
+from postillion.message.headers import read_header_block
 
 from .errors import CommandFailed
 
 if TYPE_CHECKING:
     from .core import Handler, Session
-
-HEADER_READ_STEP = 8192
 
 class SelectedMessageView:
     """One message of the selected mailbox for the search engine."""
@@ -59,12 +57,7 @@ class SelectedMessageView:
         # nothing in every new process).
         stream, _record = self.mailbox.open_file(self.entry)
         with stream:
-            data = b""
-            while True:
-                chunk = stream.read(HEADER_READ_STEP)
-                data += chunk
-                if not chunk or header_block_complete(data):
-                    return data
+            return read_header_block(stream)
 
     def full_bytes(self) -> bytes:
         return self.mailbox.read(self.entry)
