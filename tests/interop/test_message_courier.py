@@ -150,6 +150,6 @@ def test_threads_match_courier_on_corpus(tmp_path: Path, seed: int) -> None:
         items.append(ThreadMessage(number, headers.get(b"message-id"),
                                    headers.get(b"references"), headers.get(b"in-reply-to"),
                                    subject, is_reply,
-                                   sent_date(headers.get(b"date"), datetime.now(UTC))))
+                                   sent_date(headers.get(b"date"), datetime.now(UTC)).timestamp()))
     assert theirs == [imap_render.threads(thread_references(items)),
                       imap_render.threads(thread_orderedsubject(items, as_chain=True))]

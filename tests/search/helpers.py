@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from postillion.imap.protocol import Connection, SessionState
 from postillion.imap.protocol.commands import Search, Sort, Thread
 from postillion.imap.protocol.events import NeedData
+from postillion.maildir.filenames import base_name
 from postillion.message.crlf import crlf_length
 from postillion.message.headers import header_bounds
 
@@ -34,6 +35,10 @@ class FakeMessage:
     @property
     def size(self) -> int:
         return crlf_length(self.data)
+
+    @property
+    def cache_key(self) -> tuple[int, str]:
+        return (self.uid, base_name(self.filename))
 
     def header_bytes(self) -> bytes:
         self.header_reads += 1

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import random
 import re
 import struct
 import threading
 import tracemalloc
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -144,6 +146,36 @@ def test_damaged_cache_is_rebuilt_silently(world: World,
     assert len(cache.records) == 24
 
 
+def _hostile_facets(path: str) -> None:
+    """Replace the facets section of a cache file (docs/cache.md, version
+    3) with columns of the wrong types and shapes, keeping its CRC right."""
+    with open(path, "rb") as f:
+        data = f.read()
+    header = struct.Struct("<11sHIQIQI")
+    magic, version, uidvalidity, rec_len, rec_crc, _fac_len, _fac_crc = header.unpack_from(data)
+    records = data[header.size:header.size + rec_len]
+    section = data[header.size + rec_len:]
+    count, names_len = struct.unpack_from("<II", section)
+    keys_part = section[8:8 + 4 * count + names_len]
+    wrong = {
+        "sort:date": ["2024-01-01", "NaN", None, [1], True] * count,
+        "sort:subject": [5, None, {"a": 1}, False] * count,
+        "thread": [{"th": [1]}, [1, 2, 3, 4, 5], ["a", None, None, 7, False], "x"] * count,
+        "sentday": [{"t": "2024-01-01T00:00:00"}, -3, 10**9, "2024-01-01"] * count,
+        "text:from": [7, [], True] * count,
+        "zzz": [1] * count,
+    }
+    columns = [(b"text:subject", b"[1,2]")]        # wrong length: the column is ignored
+    columns += [(k.encode(), json.dumps(v[:count]).encode()) for k, v in wrong.items()]
+    parts = [section[:8], keys_part, struct.pack("<H", len(columns))]
+    for name, value in columns:
+        parts += [struct.pack("<H", len(name)), name, struct.pack("<I", len(value)), value]
+    facets = b"".join(parts)
+    with open(path, "wb") as f:
+        f.write(header.pack(magic, version, uidvalidity, rec_len, rec_crc, len(facets),
+                            zlib.crc32(facets)) + records + facets)
+
+
 def test_hostile_wire_values_are_not_trusted(world: World) -> None:
     fill(world, 4)
     first = transcript(world)
@@ -154,11 +186,9 @@ def test_hostile_wire_values_are_not_trusted(world: World) -> None:
     for record in cache.records.values():
         record.envelope = b'(NIL)\r\n* 99 EXISTS\r\nz OK (x)'
         record.bodystructure = b"(\x00)"
-        # Facets of the wrong types must not reach SORT/THREAD's comparisons.
-        record.uid = record.uid or 1
-        record.facets = (b'{"sort:date":"2024-01-01","sort:subject":5,"thread":{"th":[1]},'
-                         b'"sentday":{"t":"2024-01-01T00:00:00"},"text:from":7,"zzz":1}')
     cache._write()
+    # Facets of the wrong types must not reach SORT/THREAD's comparisons.
+    _hostile_facets(cache_path(world))
     forget_memory()
     assert transcript(world) == first
 
@@ -203,7 +233,8 @@ def test_eight_bit_header_values_are_cached_for_both_kinds_of_client(
     assert computed == ["envelope"]
 
 
-def test_facets_of_a_header_only_search_are_saved(world: World) -> None:
+def test_facets_of_a_header_only_search_are_saved(world: World,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """SEARCH FROM reads only headers, never a whole file: what it learned
     must still reach the cache file for the next process."""
     fill(world, 8)
@@ -212,9 +243,60 @@ def test_facets_of_a_header_only_search_are_saved(world: World) -> None:
     cache = FolderCache.for_folder(world.maildir())
     cache.ensure_loaded()
     assert len(cache.records) == 8
-    assert all(record.facets is not None for record in cache.records.values())
+    assert len(cache.search.column("text:from")) == 8
     forget_memory()
+    facets_module = __import__("postillion.imap.search.facets", fromlist=["x"])
+
+    def no_reading(*args: Any) -> Any:
+        raise AssertionError("header read although its facet was saved")
+    monkeypatch.setattr(facets_module, "extract_fields", no_reading)
     assert asyncio.run(_commands(world, "SEARCH FROM example.org")) == first
+
+
+def test_each_process_adds_its_facet_kinds_to_the_file(world: World,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(world, 12)
+    commands = ["SORT (DATE) UTF-8 ALL", "SORT (SUBJECT) UTF-8 ALL", "THREAD REFERENCES UTF-8 ALL",
+                "SEARCH FROM example.org", "SEARCH SENTSINCE 1-Jan-2024"]
+    answers = []
+    for command in commands:                # one new process per kind
+        forget_memory()
+        answers.append(asyncio.run(_commands(world, command)))
+    forget_memory()
+    asyncio.run(_commands(world, "FETCH 1:* (RFC822.SIZE)", commands[0]))
+    facets_module = __import__("postillion.imap.search.facets", fromlist=["x"])
+
+    def no_reading(*args: Any) -> Any:
+        raise AssertionError("header read although its facet was saved")
+    monkeypatch.setattr(facets_module, "extract_fields", no_reading)
+    for command, answer in zip(commands, answers, strict=True):
+        forget_memory()
+        assert asyncio.run(_commands(world, command)) == answer
+
+
+def test_a_command_using_only_saved_facets_writes_nothing(world: World) -> None:
+    fill(world, 8)
+    asyncio.run(_commands(world, "SORT (DATE) UTF-8 ALL", "THREAD REFERENCES UTF-8 ALL"))
+    stamp = os.stat(cache_path(world)).st_mtime_ns, os.stat(cache_path(world)).st_ino
+    forget_memory()
+    asyncio.run(_commands(world, "SORT (DATE) UTF-8 ALL", "THREAD REFERENCES UTF-8 ALL"))
+    assert (os.stat(cache_path(world)).st_mtime_ns, os.stat(cache_path(world)).st_ino) == stamp
+
+
+def test_facets_survive_a_save_by_a_process_that_never_used_them(world: World) -> None:
+    """A later process that only FETCHes (records change, no facet kind
+    asked for) writes the facets it read back unchanged."""
+    fill(world, 8)
+    sorted_first = asyncio.run(_commands(world, "SORT (SUBJECT) UTF-8 ALL"))
+    forget_memory()
+    asyncio.run(_commands(world, "FETCH 1:* (ENVELOPE)"))
+    forget_memory()
+    cache = FolderCache.for_folder(world.maildir())
+    assert len(cache.search.column("sort:subject")) == 8
+    cache.ensure_loaded()
+    assert cache.records and all(r.envelope is not None for r in cache.records.values())
+    forget_memory()
+    assert asyncio.run(_commands(world, "SORT (SUBJECT) UTF-8 ALL")) == sorted_first
 
 
 def test_cache_agrees_with_a_fresh_scan_after_other_processes(

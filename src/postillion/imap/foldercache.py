@@ -8,12 +8,18 @@ BODYSTRUCTURE as they go on the wire, and the search engine's facets
 (sort keys, thread headers, header search texts).  It never holds flags,
 UIDs that decide anything, or message content.
 
-Validity: the header (magic, version, UIDVALIDITY, record count, CRC-32
-of the body) must match, else the whole file is ignored and rebuilt; a
-record is used only for a message whose base name is in the folder, whose
-``,S=`` size (when the name has one) equals the recorded file size, and
-is replaced whenever the file, opened for another reason, shows another
-inode, size or mtime.  Deleting the file loses nothing.
+The file has two sections, each with its own length and CRC-32 in the
+header: the records (sizes, dates, wire forms) and the facets, a column per
+facet kind.  Each is read only when first needed, and a column decoded
+only when a command first asks for its kind: a SORT (DATE) in a new
+process reads one column, not 100,000 records.
+
+Validity: the header (magic, version, UIDVALIDITY, section lengths adding
+up to the file's size) and the CRC of a section must match, else what it
+holds is ignored and rebuilt; a record is used only for a message whose
+base name is in the folder, whose ``,S=`` size (when the name has one)
+equals the recorded file size, and is replaced whenever the file, opened
+for another reason, shows another inode, size or mtime.  Deleting the file loses nothing.
 
 Writes: a temporary file in the folder's ``tmp/`` renamed over the old
 one, from a worker thread, record by record (the event loop keeps the
@@ -30,27 +36,34 @@ import logging
 import os
 import re
 import struct
+import sys
 import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from postillion.imap.search import SearchCache
-from postillion.imap.search.facets import ThreadHeaders
+from postillion.imap.search.facets import CacheKey, Column, ThreadHeaders
 from postillion.maildir.filenames import new_unique_name, size_from_name
 
 log = logging.getLogger(__name__)
 
 CACHE_NAME = "postillion.cache"
 MAGIC = b"PSTLNCACHE\n"
-VERSION = 2  # 2: ENVELOPE address lists without spaces (wire values changed)
-# magic, version, uidvalidity, count, crc32 of the body, body length
-_HEADER = struct.Struct("<11sHIIIQ")
-# file size, mtime_ns, inode, RFC822.SIZE (-1 unknown), uid (0 none),
-# lengths of envelope, bodystructure, facets (each -1 = absent)
-_RECORD = struct.Struct("<QqQqIiiiH")
+# 2: ENVELOPE address lists without spaces (wire values changed);
+# 3: two sections, facets kept by column.
+VERSION = 3
+# magic, version, uidvalidity, records length, records CRC-32,
+# facets length, facets CRC-32
+_HEADER = struct.Struct("<11sHIQIQI")
+# a section's entry count and the length of its NUL-separated base names
+_SECTION = struct.Struct("<II")
+# file size, mtime_ns, inode, RFC822.SIZE (-1 unknown), lengths of
+# envelope and bodystructure (-1 absent)
+_RECORD = struct.Struct("<QqQqii")
+_RECORDS, _FACETS = 0, 1
 _ABSENT = -1
 #: Unsaved records after which a save is worth its cost.
 SAVE_AFTER_CHANGES = 256
@@ -67,23 +80,21 @@ ENV_SWITCH = "POSTILLION_FOLDER_CACHE"
 class CachedMessage:
     """What the cache knows of one message file."""
 
-    __slots__ = ("_bodystructure", "_envelope", "_unchecked", "facet_count", "facets",
-                 "file_size", "inode", "mtime_ns", "rfc822_size", "uid")
+    __slots__ = ("_bodystructure", "_envelope", "_unchecked", "file_size", "inode",
+                 "mtime_ns", "rfc822_size")
 
-    def __init__(self, file_size: int, mtime_ns: int, inode: int) -> None:
+    def __init__(self, file_size: int, mtime_ns: int, inode: int,
+                 rfc822_size: int | None = None) -> None:
         self.file_size = file_size
         self.mtime_ns = mtime_ns
         self.inode = inode
-        self.rfc822_size: int | None = None
+        self.rfc822_size = rfc822_size
         self._envelope: bytes | None = None       # wire form, see wire_cacheable
         self._bodystructure: bytes | None = None
         # Wire forms read from the file are checked when first used, not
         # when the file is loaded: a SEARCH or SORT in a new process then
         # does not pay for checking 100,000 ENVELOPEs it never sends.
         self._unchecked = False
-        self.facets: bytes | None = None         # JSON, decoded into the SearchCache
-        self.uid = 0                             # the facets' UID
-        self.facet_count = 0                     # facets encoded in ``facets``
 
     def _check(self) -> None:
         self._unchecked = False
@@ -160,80 +171,188 @@ def wire_plain(data: bytes) -> bool:
     return b"\r" not in data and data.isascii()
 
 
-# ---------------------------------------------------------------- facets
+# ---------------------------------------------------------------- facet columns
 
-def _encode_facet(value: object) -> object:
-    if value is None or isinstance(value, str | int | float):
-        return value
-    if isinstance(value, datetime.datetime):
-        return {"t": value.isoformat()}
-    if isinstance(value, datetime.date):
-        return {"d": value.isoformat()}
-    if isinstance(value, ThreadHeaders):
-        def text(b: bytes | None) -> str | None:
-            return None if b is None else b.decode("latin-1")
-        return {"th": [text(value.message_id), text(value.references),
-                       text(value.in_reply_to), value.base_subject, value.is_reply]}
-    raise TypeError(type(value).__name__)
-
-
-def _decode_facet(value: Any) -> object:
-    if not isinstance(value, dict):
-        return value
-    if "t" in value:
-        return datetime.datetime.fromisoformat(value["t"])
-    if "d" in value:
-        return datetime.date.fromisoformat(value["d"])
-    mid, refs, irt, subject, reply = value["th"]
-
-    def raw(s: str | None) -> bytes | None:
-        return None if s is None else s.encode("latin-1")
-    return ThreadHeaders(raw(mid), raw(refs), raw(irt), str(subject), bool(reply))
-
-
-def encode_facets(facets: dict[str, object]) -> bytes | None:
-    out: dict[str, object] = {}
-    for key, value in facets.items():
-        try:
-            out[key] = _encode_facet(value)
-        except TypeError:
-            continue  # a facet kind this version does not keep
-    return json.dumps(out, separators=(",", ":")).encode() if out else None
-
-
-def _facet_fits(key: str, value: object) -> bool:
-    """Whether a decoded value has the type the engine computes for that
-    facet: a damaged (or hostile) file must not make SORT compare a string
-    with a date."""
-    if key == "sort:date":  # compared with other aware datetimes
-        return isinstance(value, datetime.datetime) and value.tzinfo is not None
+def _column_kind(key: str) -> str | None:
+    """How a facet kind's values are kept, None for a kind this version
+    does not know (not saved, and ignored in a file)."""
+    if key == "sort:date":
+        return "float"                 # seconds since the epoch
     if key == "sentday":
-        return value is None or (isinstance(value, datetime.date)
-                                 and not isinstance(value, datetime.datetime))
+        return "day"                   # a date (ordinal) or None
     if key == "thread":
-        return isinstance(value, ThreadHeaders)
+        return "thread"                # ThreadHeaders as a list of five
     if key.startswith("text:"):
-        return value is None or isinstance(value, str)
+        return "text"                  # str or None
     if key.startswith("sort:"):
-        return isinstance(value, str)
-    return False  # a facet this version does not know: computed afresh
+        return "str"
+    return None
 
 
-def decode_facets(data: bytes) -> dict[str, object]:
-    """Facets from the file; values of the wrong type are left out (and so
-    computed again)."""
-    loaded = json.loads(data)
-    if not isinstance(loaded, dict):
-        raise ValueError("facets are not an object")
-    out: dict[str, object] = {}
-    for key, raw in loaded.items():
-        try:
-            value = _decode_facet(raw)
-        except (ValueError, KeyError, TypeError, IndexError):
-            continue
-        if _facet_fits(str(key), value):
-            out[str(key)] = value
-    return out
+def _thread_list(value: ThreadHeaders) -> list[object]:
+    def text(b: bytes | None) -> str | None:
+        return None if b is None else b.decode("latin-1")
+    return [text(value.message_id), text(value.references), text(value.in_reply_to),
+            value.base_subject, value.is_reply]
+
+
+def _thread_headers(value: object) -> ThreadHeaders | None:
+    if type(value) is not list or len(value) != 5:
+        return None
+    mid, refs, irt, subject, reply = value
+    if type(subject) is not str or type(reply) is not bool:
+        return None
+    raw: list[bytes | None] = []
+    for text in (mid, refs, irt):
+        if text is not None and type(text) is not str:
+            return None
+        raw.append(None if text is None else text.encode("latin-1"))
+    return ThreadHeaders(raw[0], raw[1], raw[2], subject, reply)
+
+
+def encode_column(key: str, column: Column, keys: Sequence[CacheKey]) -> bytes | None:
+    """One facet kind's values for ``keys``, in order, as a JSON array
+    (``false`` where a message's value was not computed: no facet value is
+    a bool); None for a kind that is not kept."""
+    kind = _column_kind(key)
+    if kind is None:
+        return None
+    get = column.get
+    values: list[object] = [get(k, False) for k in keys]
+    if kind == "day":
+        values = [v.toordinal() if isinstance(v, datetime.date) else v for v in values]
+    elif kind == "thread":
+        values = [_thread_list(v) if isinstance(v, ThreadHeaders) else v for v in values]
+    return json.dumps(values, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} in a facet column")
+
+
+def decode_column(key: str, data: bytes, keys: Sequence[CacheKey]) -> Column:
+    """A column from the file.  Values of the wrong type are left out (and
+    so computed again): a damaged or hostile file must not make SORT
+    compare a string with a number."""
+    kind = _column_kind(key)
+    if kind is None:
+        return {}
+    values = json.loads(data, parse_constant=_no_constants)
+    if type(values) is not list or len(values) != len(keys):
+        raise ValueError(f"facet column {key} does not fit its keys")
+    pairs = zip(keys, values, strict=True)
+    if kind == "str":
+        return {k: v for k, v in pairs if type(v) is str}
+    if kind == "text":
+        return {k: v for k, v in pairs if v is None or type(v) is str}
+    if kind == "float":
+        return {k: float(v) for k, v in pairs if type(v) is float or type(v) is int}
+    if kind == "day":
+        return {k: None if v is None else datetime.date.fromordinal(v) for k, v in pairs
+                if v is None or (type(v) is int and 0 < v <= _MAX_ORDINAL)}
+    return {k: h for k, v in pairs if (h := _thread_headers(v)) is not None}
+
+
+_MAX_ORDINAL = datetime.date.max.toordinal()
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
+
+
+def _encode_names(names: Iterable[str]) -> bytes:
+    # A file name never holds NUL.
+    return "\0".join(names).encode(_FS_ENCODING, _FS_ERRORS)
+
+
+def _decode_names(data: bytes, count: int) -> list[str]:
+    if count == 0:
+        if data:
+            raise ValueError("names without entries")
+        return []
+    names = data.decode(_FS_ENCODING, _FS_ERRORS).split("\0")
+    if len(names) != count:
+        raise ValueError("names do not match the entry count")
+    return names
+
+
+def _parse_records(data: bytes) -> dict[str, CachedMessage]:
+    count, names_len = _SECTION.unpack_from(data, 0)
+    table = _SECTION.size
+    names_at = table + count * _RECORD.size
+    pos = names_at + names_len
+    if pos > len(data):
+        raise ValueError("records section too short")
+    names = _decode_names(data[names_at:pos], count)
+    records: dict[str, CachedMessage] = {}
+    rows = _RECORD.iter_unpack(memoryview(data)[table:names_at])
+    for base, (file_size, mtime_ns, inode, rfc822, env_len, bs_len) in zip(names, rows,
+                                                                            strict=True):
+        rec = CachedMessage(file_size, mtime_ns, inode, rfc822 if rfc822 >= 0 else None)
+        if env_len >= 0:
+            rec._envelope = data[pos:pos + env_len]
+            pos += env_len
+            rec._unchecked = True
+        if bs_len >= 0:
+            rec._bodystructure = data[pos:pos + bs_len]
+            pos += bs_len
+            rec._unchecked = True
+        records[base] = rec
+    if pos != len(data):
+        raise ValueError("records section length does not add up")
+    return records
+
+
+def _records_section(records: dict[str, CachedMessage]) -> bytes:
+    rows: list[bytes] = []
+    wire: list[bytes] = []
+    pack = _RECORD.pack
+    items = list(records.items())
+    for _base, rec in items:
+        # Unchecked wire forms go back as read: checked when used.
+        env, bs = rec._envelope, rec._bodystructure
+        rows.append(pack(rec.file_size, rec.mtime_ns, rec.inode,
+                         -1 if rec.rfc822_size is None else rec.rfc822_size,
+                         _ABSENT if env is None else len(env),
+                         _ABSENT if bs is None else len(bs)))
+        if env is not None:
+            wire.append(env)
+        if bs is not None:
+            wire.append(bs)
+    names = _encode_names(base for base, _rec in items)
+    return b"".join([_SECTION.pack(len(items), len(names)), *rows, names, *wire])
+
+
+def _parse_facets(data: bytes) -> tuple[list[CacheKey], dict[str, bytes]]:
+    """The keys and the still encoded columns of a facets section."""
+    count, names_len = _SECTION.unpack_from(data, 0)
+    uids = struct.unpack_from(f"<{count}I", data, _SECTION.size)
+    pos = _SECTION.size + 4 * count
+    names = _decode_names(data[pos:pos + names_len], count)
+    pos += names_len
+    keys = list(zip(uids, names, strict=True))
+    (columns,) = struct.unpack_from("<H", data, pos)
+    pos += 2
+    raw: dict[str, bytes] = {}
+    for _n in range(columns):
+        (key_len,) = struct.unpack_from("<H", data, pos)
+        key = data[pos + 2:pos + 2 + key_len].decode("ascii")
+        pos += 2 + key_len
+        (data_len,) = struct.unpack_from("<I", data, pos)
+        raw[key] = data[pos + 4:pos + 4 + data_len]
+        pos += 4 + data_len
+    if pos != len(data):
+        raise ValueError("facets section length does not add up")
+    return keys, raw
+
+
+def _facets_section(keys: Sequence[CacheKey], columns: dict[str, bytes]) -> bytes:
+    names = _encode_names(base for _uid, base in keys)
+    parts = [_SECTION.pack(len(keys), len(names)),
+             struct.pack(f"<{len(keys)}I", *(uid for uid, _base in keys)), names,
+             struct.pack("<H", len(columns))]
+    for key, data in columns.items():
+        name = key.encode("ascii")
+        parts += [struct.pack("<H", len(name)), name, struct.pack("<I", len(data)), data]
+    return b"".join(parts)
 
 
 # ---------------------------------------------------------------- the cache
@@ -247,9 +366,14 @@ class FolderCache:
         self.persistent = persistent
         self.records: dict[str, CachedMessage] = {}
         self.uidvalidity = 0
-        self._search = SearchCache()
-        self._pending_facets: list[tuple[str, CachedMessage]] = []
-        self._loaded = False
+        self._search = SearchCache(loader=self._saved_column)
+        self._loaded = False                      # the records section read
+        self._facets_read = False                 # the facets section read
+        self._read_any = False                    # either: self.uidvalidity is the file's
+        # The facets section as read: its keys, and the columns no command
+        # has asked for yet, still encoded.
+        self._facet_keys: list[CacheKey] = []
+        self._facet_raw: dict[str, bytes] = {}
         self._unsaved = 0
         self._first_unsaved = 0.0
         self._last_save = -SAVE_MIN_INTERVAL
@@ -284,10 +408,11 @@ class FolderCache:
         file is read later, when a record is first wanted)."""
         with self._lock:
             self._expected = uidvalidity
-            if self._loaded and uidvalidity != self.uidvalidity:
+            if self._read_any and uidvalidity != self.uidvalidity:
                 self.records.clear()
                 self._search.clear()
-                self._pending_facets.clear()
+                self._facet_keys, self._facet_raw = [], {}
+                self._loaded = self._facets_read = True   # the file is of the old folder
                 self.uidvalidity = uidvalidity
                 self._touch(1)
 
@@ -315,9 +440,9 @@ class FolderCache:
             self._touch(1)
         return found
 
-    def changed(self) -> None:
-        """A record got a new value (size, envelope, ...)."""
-        self._touch(1)
+    def changed(self, count: int = 1) -> None:
+        """Records or facets got new values (size, envelope, ...)."""
+        self._touch(count)
 
     def _touch(self, n: int) -> None:
         if not self._unsaved:
@@ -340,40 +465,66 @@ class FolderCache:
 
     @property
     def search(self) -> SearchCache:
-        """The search engine's cache of this folder, with the facets saved
-        in the file put back (decoded on first use)."""
-        if not self._loaded:
-            self.ensure_loaded()
-        if self._pending_facets:
-            with self._lock:
-                pending, self._pending_facets = self._pending_facets, []
-                for base, rec in pending:
-                    if rec.facets is None or not rec.uid or self.records.get(base) is not rec:
-                        continue
-                    try:
-                        decoded = decode_facets(rec.facets)
-                        self._search.entries[(rec.uid, base)] = decoded
-                        rec.facet_count = len(decoded)
-                    except (ValueError, KeyError, TypeError, IndexError):
-                        rec.facets = None
+        """The search engine's cache of this folder; a facet kind saved in
+        the file is decoded when a command first needs it."""
         return self._search
 
-    def _collect_facets(self) -> None:
-        # A message's facets never change, they only grow (a new kind asked
-        # for): only entries with more facets than last encoded are encoded.
-        for (uid, base), facets in list(self._search.entries.items()):
-            rec = self.records.get(base)
-            if rec is None or not facets:
-                continue
-            if rec.uid == uid and rec.facet_count == len(facets) and rec.facets is not None:
-                continue
-            rec.uid = uid
-            rec.facet_count = len(facets)
-            rec.facets = encode_facets(facets)
+    def _saved_column(self, key: str) -> Column | None:
+        with self._lock:
+            self._read_facets()
+            raw = self._facet_raw.pop(key, None)
+            keys = self._facet_keys
+        if raw is None:
+            return None
+        try:
+            return decode_column(key, raw, keys)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            log.info("folder cache %s: facet column %s unusable (%s)", self.path, key, exc)
+            return None
+
+    def _read_facets(self) -> None:
+        if self._facets_read:
+            return
+        self._facets_read = True
+        if not self.persistent:
+            return
+        try:
+            self._facet_keys, self._facet_raw = _parse_facets(self._read_section(_FACETS))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
+            log.info("folder cache %s: facets unusable (%s); rebuilding", self.path, exc)
+            self._facet_keys, self._facet_raw = [], {}
+
+    def _facet_columns(self) -> tuple[list[CacheKey], dict[str, bytes]]:
+        """What the facets section is to hold now: the keys of messages
+        that have a record and any facet, and each kind's column over
+        them.  A column no command asked for goes back as it was read,
+        unless the keys changed."""
+        self._read_facets()
+        raw = self._facet_raw
+        candidates = dict.fromkeys(self._facet_keys) if raw else {}
+        for column in list(self._search.columns.values()):
+            candidates.update(dict.fromkeys(column))
+        records = self.records
+        keys = [k for k in candidates if k[1] in records]
+        encoded: dict[str, bytes] = {}
+        if raw and keys == self._facet_keys:
+            encoded.update(raw)
+        else:
+            for key in list(raw):
+                self._search.column(key)      # decoded, to be written over the new keys
+        for key, column in list(self._search.columns.items()):
+            if column and key not in encoded:
+                data = encode_column(key, column, keys)
+                if data is not None:
+                    encoded[key] = data
+        return keys, encoded
 
     # ------------------------------------------------------------ file
 
     def ensure_loaded(self) -> None:
+        """Read the records section, if not done yet."""
         with self._lock:
             if self._loaded:
                 return
@@ -383,56 +534,41 @@ class FolderCache:
             if not self.persistent:
                 return
             try:
-                self._load(self._expected)
+                self.records = _parse_records(self._read_section(_RECORDS))
             except FileNotFoundError:
                 pass
             except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
                 log.info("folder cache %s unusable (%s); rebuilding", self.path, exc)
                 self.records.clear()
 
-    def _load(self, uidvalidity: int | None) -> None:
+    def _read_section(self, which: int) -> bytes:
+        """One section of the file, checked (raises ValueError when the
+        file or the section is not to be believed)."""
         with open(self.path, "rb") as f:
             head = f.read(_HEADER.size)
             if len(head) < _HEADER.size:
                 raise ValueError("short header")
-            magic, version, file_uidvalidity, count, crc, length = _HEADER.unpack(head)
+            (magic, version, file_uidvalidity, records_len, records_crc, facets_len,
+             facets_crc) = _HEADER.unpack(head)
             if magic != MAGIC or version != VERSION:
                 raise ValueError("another format or version")
-            if uidvalidity is not None and file_uidvalidity != uidvalidity:
+            wanted = self._expected if self._expected is not None else (
+                self.uidvalidity if self._read_any else None)
+            if wanted is not None and file_uidvalidity != wanted:
                 raise ValueError("UIDVALIDITY changed")
-            body = f.read(length + 1)
-        if len(body) != length or zlib.crc32(body) != crc:
-            raise ValueError("body damaged")
-        records: dict[str, CachedMessage] = {}
-        pos = 0
-        unpack = _RECORD.unpack_from
-        size = _RECORD.size
-        for _n in range(count):
-            (file_size, mtime_ns, inode, rfc822, uid, env_len, bs_len, fac_len,
-             base_len) = unpack(body, pos)
-            pos += size
-            base = os.fsdecode(body[pos:pos + base_len])
-            pos += base_len
-            rec = CachedMessage(file_size, mtime_ns, inode)
-            rec.rfc822_size = rfc822 if rfc822 >= 0 else None
-            rec.uid = uid
-            if env_len >= 0:
-                rec._envelope = body[pos:pos + env_len]
-                pos += env_len
-                rec._unchecked = True
-            if bs_len >= 0:
-                rec._bodystructure = body[pos:pos + bs_len]
-                pos += bs_len
-                rec._unchecked = True
-            if fac_len >= 0:
-                rec.facets = body[pos:pos + fac_len]
-                pos += fac_len
-            records[base] = rec
-        if pos != len(body):
-            raise ValueError("trailing bytes")
-        self.records = records
+            if os.fstat(f.fileno()).st_size != _HEADER.size + records_len + facets_len:
+                raise ValueError("sections do not add up to the file")
+            if which == _FACETS:
+                f.seek(_HEADER.size + records_len)
+                length, crc = facets_len, facets_crc
+            else:
+                length, crc = records_len, records_crc
+            data = f.read(length)
+        if len(data) != length or zlib.crc32(data) != crc:
+            raise ValueError("section damaged")
         self.uidvalidity = file_uidvalidity
-        self._pending_facets = [(b, r) for b, r in records.items() if r.facets is not None]
+        self._read_any = True
+        return data
 
     def due(self) -> bool:
         """Whether enough changed for a save to be worth it (and the last
@@ -449,7 +585,6 @@ class FolderCache:
         if not self.persistent or not self._unsaved or not (force or self.due()):
             return False
         with self._lock:
-            self._collect_facets()
             unsaved, self._unsaved = self._unsaved, 0
             self._last_save = time.monotonic()
             try:
@@ -464,37 +599,19 @@ class FolderCache:
         return True
 
     def _write(self) -> None:
-        parts: list[bytes] = []
-        pack = _RECORD.pack
-        count = 0
-        for base, rec in list(self.records.items()):
-            name = os.fsencode(base)
-            # Unchecked wire forms go back as read: checked when used.
-            env, bs, fac = rec._envelope, rec._bodystructure, rec.facets
-            parts.append(pack(rec.file_size, rec.mtime_ns, rec.inode,
-                              -1 if rec.rfc822_size is None else rec.rfc822_size,
-                              rec.uid if fac is not None else 0,
-                              _ABSENT if env is None else len(env),
-                              _ABSENT if bs is None else len(bs),
-                              _ABSENT if fac is None else len(fac), len(name)))
-            parts.append(name)
-            if env is not None:
-                parts.append(env)
-            if bs is not None:
-                parts.append(bs)
-            if fac is not None:
-                parts.append(fac)
-            count += 1
-        body = b"".join(parts)
-        head = _HEADER.pack(MAGIC, VERSION, self.uidvalidity, count, zlib.crc32(body),
-                            len(body))
+        self.ensure_loaded()
+        records = _records_section(self.records)
+        keys, columns = self._facet_columns()
+        facets = _facets_section(keys, columns)
+        head = _HEADER.pack(MAGIC, VERSION, self.uidvalidity, len(records),
+                            zlib.crc32(records), len(facets), zlib.crc32(facets))
         tmp = os.path.join(self.folder_dir, "tmp",
                            new_unique_name("_postillioncache").tmp_name())
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600)
         try:
             try:
-                for chunk in (head, body):
+                for chunk in (head, records, facets):
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fd, view):]
@@ -505,3 +622,4 @@ class FolderCache:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        self._facet_keys = keys  # the columns still undecoded were written as read

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 _MSG_ID = re.compile(rb"<[^<>\s]*>")
 
@@ -24,7 +23,7 @@ class ThreadMessage:
     in_reply_to: bytes | None         # raw In-Reply-To header value
     base_subject: str                 # sortkeys.base_subject
     is_reply: bool                    # sortkeys.base_subject_and_reply()[1]
-    sent_date: datetime               # sortkeys.sent_date (timezone-aware)
+    sent_date: float                  # sortkeys.sent_date, as seconds since the epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +47,7 @@ def _parent_ids(msg: ThreadMessage) -> list[bytes]:
     return message_ids(msg.in_reply_to)[:1]
 
 
-def _order_key(msg: ThreadMessage, position: int) -> tuple[datetime, int]:
+def _order_key(msg: ThreadMessage, position: int) -> tuple[float, int]:
     return (msg.sent_date, position)
 
 
@@ -280,7 +279,7 @@ def _sort(top: _Container, messages: Sequence[ThreadMessage]) -> None:
     """Step 6: siblings by sent date (a dummy by its first child's), then
     by the order the messages came in; a container's children are sorted
     before it is compared by its first child."""
-    def key(child: _Container) -> tuple[datetime, int]:
+    def key(child: _Container) -> tuple[float, int]:
         index = _first_message(child)
         assert index is not None
         return _order_key(messages[index], index)

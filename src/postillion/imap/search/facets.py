@@ -19,7 +19,6 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Generic, TypeVar, cast
 
-from postillion.maildir.filenames import base_name
 from postillion.message.address import parse_address_list
 from postillion.message.decode import address_search_text, decode_header, decode_raw
 from postillion.message.headers import header_bounds
@@ -155,8 +154,10 @@ def _sort_subject(fields: Fields, view: MessageView) -> str:
     return ascii_casemap(base_subject_and_reply(_first(fields, b"subject"))[0])
 
 
-def _sort_date(fields: Fields, view: MessageView) -> datetime:
-    return sent_date(_first(fields, b"date"), aware(view.internaldate))
+def _sort_date(fields: Fields, view: MessageView) -> float:
+    # Seconds since the epoch: orders as the aware datetimes do, and a
+    # float is what the cache file keeps and loads cheapest.
+    return sent_date(_first(fields, b"date"), aware(view.internaldate)).timestamp()
 
 
 def _address_key(name: bytes) -> Callable[[Fields, MessageView], str]:
@@ -190,7 +191,7 @@ SORT_FACETS: dict[str, Facet[object]] = {
     "DISPLAYFROM": Facet("sort:displayfrom", (b"from",), _display_key(b"from")),
     "DISPLAYTO": Facet("sort:displayto", (b"to",), _display_key(b"to")),
 }
-SENT_DATE = cast(Facet[datetime], SORT_FACETS["DATE"])
+SENT_DATE = cast(Facet[float], SORT_FACETS["DATE"])
 
 
 # ---------------------------------------------------------------- threading
@@ -217,49 +218,77 @@ THREAD_HEADERS = Facet("thread", (b"message-id", b"references", b"in-reply-to", 
 # ---------------------------------------------------------------- the cache
 
 CacheKey = tuple[int, str]
+#: One facet kind's values, by message.
+Column = dict[CacheKey, object]
+#: Gives the values of a facet kind saved elsewhere (the folder cache
+#: file), or None; called once per kind, when a command first needs it.
+ColumnLoader = Callable[[str], Column | None]
+
+_MISSING = object()
 
 
 class SearchCache:
-    """Facets per message, for one folder, kept across commands.
+    """Facets of one folder's messages, kept across commands: a column per
+    facet kind, keyed by UID and base file name.
 
-    The session keeps one per selected folder (and drops it with the
-    folder, or on a UIDVALIDITY change).  Entries of messages that are
-    gone are dropped when the cache grows well past the folder's size.
+    Kept per column, not per message, so that a command needing one kind
+    (SORT (DATE)) takes one column, and a column saved in the folder cache
+    file is decoded in one piece, only when a command first asks for its
+    kind (``loader``).  Shared by the sessions of a process that have the
+    folder open, from worker threads: every change is one dict operation.
     """
 
-    __slots__ = ("entries",)
+    __slots__ = ("_computed", "columns", "loader")
 
-    def __init__(self) -> None:
-        self.entries: dict[CacheKey, dict[str, object]] = {}
+    def __init__(self, loader: ColumnLoader | None = None) -> None:
+        self.columns: dict[str, Column] = {}
+        self.loader = loader
+        self._computed = 0
 
     def __len__(self) -> int:
-        return len(self.entries)
+        """Messages of the fullest column."""
+        return max((len(c) for c in list(self.columns.values())), default=0)
 
     @staticmethod
     def key_of(view: MessageView) -> CacheKey:
         # The base name survives flag changes (":2,S" -> ":2,RS").
-        return (view.uid, base_name(view.filename))
+        return view.cache_key
 
-    def entry(self, view: MessageView) -> dict[str, object]:
-        key = self.key_of(view)
-        found = self.entries.get(key)
-        if found is None:
-            found = self.entries[key] = {}
+    def column(self, key: str) -> Column:
+        """The values of facet kind ``key`` (loaded on first use)."""
+        found = self.columns.get(key)
+        if found is not None:
+            return found
+        loaded = self.loader(key) if self.loader is not None else None
+        found = self.columns.setdefault(key, loaded if loaded is not None else {})
+        if loaded and found is not loaded:  # another thread was first
+            for k, v in loaded.items():
+                found.setdefault(k, v)
         return found
+
+    def note_computed(self, count: int = 1) -> None:
+        self._computed += count
+
+    def take_computed(self) -> int:
+        """Values computed (not loaded) since the last call: whether there
+        is anything new to save."""
+        count, self._computed = self._computed, 0
+        return count
 
     def prune(self, live: Sequence[MessageView]) -> None:
         """Forget messages that are not in ``live``."""
         keep = {self.key_of(view) for view in live}
-        for key in [k for k in self.entries if k not in keep]:
-            del self.entries[key]
+        for column in list(self.columns.values()):
+            for key in [k for k in list(column) if k not in keep]:
+                column.pop(key, None)
 
     def tidy(self, live: Sequence[MessageView]) -> None:
         """Prune when expunged messages may have left many entries behind."""
-        if len(self.entries) > 2 * len(live) + 1024:
+        if len(self) > 2 * len(live) + 1024:
             self.prune(live)
 
     def clear(self) -> None:
-        self.entries.clear()
+        self.columns.clear()
 
 
 class FacetReader:
@@ -267,36 +296,68 @@ class FacetReader:
     at most once, extracting the fields that every facet the command may
     need is computed from."""
 
-    __slots__ = ("_cache", "_field_names")
+    __slots__ = ("_cache", "_columns", "field_names")
 
     def __init__(self, cache: SearchCache, facets: Iterable[Facet[object]]) -> None:
+        wanted = list(facets)
         self._cache = cache
-        self._field_names = tuple(sorted({name for f in facets for name in f.fields}))
+        self.field_names = tuple(sorted({name for f in wanted for name in f.fields}))
+        self._columns = {f.key: cache.column(f.key) for f in wanted}
+
+    def column(self, facet: Facet[object]) -> Column:
+        found = self._columns.get(facet.key)
+        if found is None:
+            found = self._columns[facet.key] = self._cache.column(facet.key)
+        return found
+
+    def computed(self) -> None:
+        self._cache.note_computed()
 
     def reader_for(self, view: MessageView) -> MessageFacets:
-        return MessageFacets(view, self._cache.entry(view), self._field_names)
+        return MessageFacets(view, SearchCache.key_of(view), self)
+
+    def values(self, facets: Sequence[Facet[object]],
+               views: Sequence[MessageView]) -> list[list[object]]:
+        """Each facet's value for each view, in order: cached values in
+        one pass per facet, then the missing ones computed, a message's
+        header read once for all its missing facets."""
+        keys = [view.cache_key for view in views]
+        out: list[list[object]] = []
+        missing: set[int] = set()
+        for facet in facets:
+            get = self.column(facet).get
+            values = [get(key, _MISSING) for key in keys]
+            missing.update(i for i, value in enumerate(values) if value is _MISSING)
+            out.append(values)
+        for i in sorted(missing):
+            message = MessageFacets(views[i], keys[i], self)
+            for facet, values in zip(facets, out, strict=True):
+                if values[i] is _MISSING:
+                    values[i] = message.get(facet)
+        return out
 
 
 class MessageFacets:
     """Facets of one message during one command."""
 
-    __slots__ = ("_entry", "_field_names", "_fields", "view")
+    __slots__ = ("_fields", "_key", "_reader", "view")
 
-    def __init__(self, view: MessageView, entry: dict[str, object],
-                 field_names: tuple[bytes, ...]) -> None:
+    def __init__(self, view: MessageView, key: CacheKey, reader: FacetReader) -> None:
         self.view = view
-        self._entry = entry
-        self._field_names = field_names
+        self._key = key
+        self._reader = reader
         self._fields: Fields | None = None
 
     def get(self, facet: Facet[T]) -> T:
+        column = self._reader.column(facet)  # type: ignore[arg-type]
         try:
-            return cast(T, self._entry[facet.key])
+            return cast(T, column[self._key])
         except KeyError:
             pass
         if self._fields is None or any(n not in self._fields for n in facet.fields):
-            names = set(self._field_names) | set(facet.fields)
+            names = set(self._reader.field_names) | set(facet.fields)
             self._fields = extract_fields(self.view.header_bytes(), names)
         value = facet.compute(self._fields, self.view)
-        self._entry[facet.key] = value
+        column[self._key] = value
+        self._reader.computed()
         return value

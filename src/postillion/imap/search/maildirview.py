@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from postillion.maildir.filenames import base_name
 from postillion.maildir.uiddb import FolderScan
 from postillion.message.crlf import crlf_length
 from postillion.message.headers import read_header_block
@@ -24,7 +25,7 @@ FLAG_LETTERS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "T": "\\Dele
 class MaildirMessage:
     """One message file; reads it only when asked."""
 
-    __slots__ = ("_size", "filename", "flags", "internaldate", "path", "seq", "uid")
+    __slots__ = ("_size", "cache_key", "filename", "flags", "internaldate", "path", "seq", "uid")
 
     def __init__(self, seq: int, uid: int, path: str, flags: frozenset[str],
                  internaldate: datetime) -> None:
@@ -32,6 +33,7 @@ class MaildirMessage:
         self.uid = uid
         self.path = path
         self.filename = os.path.basename(path)
+        self.cache_key = (uid, base_name(self.filename))
         self.flags = flags
         self.internaldate = internaldate
         self._size: int | None = None

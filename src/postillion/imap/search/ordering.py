@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import tzinfo
-from typing import Protocol
+from typing import Protocol, cast
 
 from postillion.message.threads import (
     ThreadMessage,
@@ -15,7 +15,16 @@ from postillion.message.threads import (
 )
 
 from .evaluate import Program, V, compile_program, make_limits, run_search
-from .facets import SENT_DATE, SORT_FACETS, THREAD_HEADERS, Facet, FacetReader, SearchCache, aware
+from .facets import (
+    SENT_DATE,
+    SORT_FACETS,
+    THREAD_HEADERS,
+    Facet,
+    FacetReader,
+    SearchCache,
+    ThreadHeaders,
+    aware,
+)
 from .view import MessageView
 
 SORT_KEYS = frozenset({"ARRIVAL", "SIZE", *SORT_FACETS})
@@ -61,7 +70,10 @@ def sort(criteria: Sequence[SortCriterionLike], program: Program,
     reader = FacetReader(cache, [*test.facets, *wanted])
     matched = sorted(run_search(test, messages, reader), key=lambda view: view.seq)
     order = list(range(len(matched)))
-    readers = None
+    facet_words = [c.key.upper() for c in criteria if c.key.upper() in SORT_FACETS]
+    facet_values = dict(zip(facet_words,
+                            reader.values([SORT_FACETS[w] for w in facet_words], matched),
+                            strict=True))
     for criterion in reversed(criteria):
         word = criterion.key.upper()
         values: list[object]
@@ -70,10 +82,7 @@ def sort(criteria: Sequence[SortCriterionLike], program: Program,
         elif word == "SIZE":
             values = [view.size for view in matched]
         else:
-            if readers is None:
-                readers = [reader.reader_for(view) for view in matched]
-            facet = SORT_FACETS[word]
-            values = [r.get(facet) for r in readers]
+            values = facet_values[word]
         # Python's sort is stable, also with reverse=True: sorting by the last
         # criterion first leaves ties of each earlier one in the later order,
         # and the sequence order underneath breaks the remaining ties.
@@ -107,14 +116,11 @@ def thread(algorithm: str, program: Program, messages: Sequence[MessageView], *,
     needed: list[Facet[object]] = [*test.facets, THREAD_HEADERS, SENT_DATE]  # type: ignore[list-item]
     reader = FacetReader(cache, needed)
     matched = sorted(run_search(test, messages, reader), key=lambda view: view.seq)
-    items = []
-    for view in matched:
-        facets = reader.reader_for(view)
-        headers = facets.get(THREAD_HEADERS)
-        items.append(ThreadMessage(view.uid if uid else view.seq, headers.message_id,
-                                   headers.references, headers.in_reply_to,
-                                   headers.base_subject, headers.is_reply,
-                                   facets.get(SENT_DATE)))
+    headers, dates = reader.values([THREAD_HEADERS, SENT_DATE], matched)  # type: ignore[list-item]
+    items = [ThreadMessage(view.uid if uid else view.seq, h.message_id, h.references,
+                           h.in_reply_to, h.base_subject, h.is_reply, sent)
+             for view, h, sent in zip(matched, cast(list[ThreadHeaders], headers),
+                                      cast(list[float], dates), strict=True)]
     if word == "REFERENCES":
         return thread_references(items)
     return thread_orderedsubject(items, as_chain=orderedsubject_as_chain)

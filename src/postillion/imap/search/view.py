@@ -38,6 +38,8 @@ class MessageView(Protocol):
     def internaldate(self) -> datetime: ...
     @property
     def filename(self) -> str: ...
+    @property
+    def cache_key(self) -> tuple[int, str]: ...      # (uid, filename without ":2,...")
 
     def header_bytes(self) -> bytes:
         """The raw header block (a file's first bytes up to the blank line)."""

@@ -22,12 +22,13 @@ if TYPE_CHECKING:
 class SelectedMessageView:
     """One message of the selected mailbox for the search engine."""
 
-    __slots__ = ("entry", "mailbox", "seq")
+    __slots__ = ("cache_key", "entry", "mailbox", "seq")
 
     def __init__(self, mailbox: SelectedMailbox, seq: int, entry: MessageEntry) -> None:
         self.mailbox = mailbox
         self.seq = seq
         self.entry = entry
+        self.cache_key = (entry.uid, entry.base)
 
     @property
     def uid(self) -> int:
@@ -75,6 +76,14 @@ def _cache(selected: SelectedMailbox) -> engine.SearchCache:
     return selected.cache.search
 
 
+def _note_computed(selected: SelectedMailbox) -> None:
+    """New facets are saved with the folder cache when due; a command that
+    only used cached ones changes nothing to save."""
+    computed = selected.cache.search.take_computed()
+    if computed:
+        selected.cache.changed(computed)
+
+
 def _selected(session: Session) -> SelectedMailbox:
     assert session.selected is not None
     return session.selected
@@ -94,7 +103,7 @@ async def search(session: Session, cmd: commands.Search) -> r.TaggedResponse:
                                   cache=_cache(selected), saved_uids=session.saved_search))
     except engine.BadCharset as exc:
         raise _bad_charset(exc) from exc
-    selected.cache.changed()  # new facets, saved with the folder cache when due
+    _note_computed(selected)
     numbers = tuple(v.uid if cmd.uid else v.seq for v in found)
     await session.send(r.SearchData(numbers))
     return r.TaggedResponse(cmd.tag, "OK", "SEARCH done.")
@@ -118,7 +127,7 @@ async def sort(session: Session, cmd: commands.Sort) -> r.TaggedResponse:
         raise _bad_charset(exc) from exc
     except ValueError as exc:
         raise CommandFailed(str(exc), r.CLIENTBUG) from exc
-    selected.cache.changed()
+    _note_computed(selected)
     await session.send(r.SortData(tuple(v.uid if cmd.uid else v.seq for v in found)))
     return r.TaggedResponse(cmd.tag, "OK", "SORT done.")
 
@@ -139,7 +148,7 @@ async def thread(session: Session, cmd: commands.Thread) -> r.TaggedResponse:
         raise _bad_charset(exc) from exc
     except engine.UnknownThreadAlgorithm as exc:
         raise CommandFailed(f"Unknown THREAD algorithm {cmd.algorithm}.", r.CLIENTBUG) from exc
-    selected.cache.changed()
+    _note_computed(selected)
     await session.send(r.ThreadData(tuple(forest)))
     return r.TaggedResponse(cmd.tag, "OK", "THREAD done.")
 
