@@ -440,6 +440,29 @@ class FolderCache:
             self._touch(1)
         return found
 
+    def has_wire_forms(self, base: str) -> bool:
+        """Whether ENVELOPE and BODYSTRUCTURE of a message are cached (not
+        yet checked: see :func:`wire_cacheable`)."""
+        found = self.record(base, base)
+        return (found is not None and found._envelope is not None
+                and found._bodystructure is not None)
+
+    def learned(self, base: str, file_size: int, mtime_ns: int, inode: int,
+                rfc822_size: int, envelope: bytes | None, bodystructure: bytes | None) -> None:
+        """What another process computed from a message file with this
+        identity (see :mod:`postillion.imap.wireforms`); the caller calls
+        :meth:`changed`."""
+        with self._lock:
+            found = self.records.get(base)
+            if (found is None or found.file_size != file_size or found.mtime_ns != mtime_ns
+                    or found.inode != inode):
+                found = self.records[base] = CachedMessage(file_size, mtime_ns, inode)
+            found.rfc822_size = rfc822_size
+            if envelope is not None:
+                found.envelope = envelope
+            if bodystructure is not None:
+                found.bodystructure = bodystructure
+
     def changed(self, count: int = 1) -> None:
         """Records or facets got new values (size, envelope, ...)."""
         self._touch(count)

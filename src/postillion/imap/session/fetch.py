@@ -17,6 +17,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, BinaryIO
 
+from postillion.imap import wireforms
 from postillion.imap.foldercache import CachedMessage, wire_cacheable, wire_plain
 from postillion.imap.protocol import FetchAtt, commands, serializer
 from postillion.imap.protocol import responses as r
@@ -332,22 +333,35 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
         await session.send(r.UntaggedStatus("NO", str(exc)))
         return r.TaggedResponse(cmd.tag, "OK", "FETCH completed.")
     heavy = any(a.name in _NEEDS_DATA or a.section is not None for a in cmd.attributes)
-    for start in range(0, len(wanted), BATCH):
-        batch = wanted[start:start + BATCH]
-        if heavy or len(batch) > 8:
-            found = await asyncio.to_thread(_fetch_batch, selected, batch, cmd.attributes,
-                                            cmd.uid, session.conn.utf8)
-        else:
-            found = _fetch_batch(selected, batch, cmd.attributes, cmd.uid, session.conn.utf8)
-        plain: list[r.Response] = []
-        for response in found:
-            if isinstance(response, _Streamed):
-                await session.send(*plain)
-                plain = []
-                await _send_streamed(session, response)
+    precomputed = None
+    if any(a.name in ("ENVELOPE", "BODYSTRUCTURE") for a in cmd.attributes):
+        todo = await asyncio.to_thread(
+            wireforms.missing, selected.cache,
+            [(entry.base, selected.path_of(entry)) for _seq, entry in wanted])
+        precomputed = wireforms.start(selected.cache, todo)
+    try:
+        for start in range(0, len(wanted), BATCH):
+            batch = wanted[start:start + BATCH]
+            if precomputed is not None:
+                await precomputed.ready_through(start + len(batch))
+            if heavy or len(batch) > 8:
+                found = await asyncio.to_thread(_fetch_batch, selected, batch, cmd.attributes,
+                                                cmd.uid, session.conn.utf8)
             else:
-                plain.append(response)
-        await session.send(*plain)
+                found = _fetch_batch(selected, batch, cmd.attributes, cmd.uid,
+                                     session.conn.utf8)
+            plain: list[r.Response] = []
+            for response in found:
+                if isinstance(response, _Streamed):
+                    await session.send(*plain)
+                    plain = []
+                    await _send_streamed(session, response)
+                else:
+                    plain.append(response)
+            await session.send(*plain)
+    finally:
+        if precomputed is not None:
+            precomputed.cancel()
     return r.TaggedResponse(cmd.tag, "OK", "FETCH completed.")
 
 

@@ -1,0 +1,205 @@
+"""ENVELOPE and BODYSTRUCTURE of many messages, computed in worker processes.
+
+A first ``FETCH 1:* (ENVELOPE BODYSTRUCTURE)`` over a big folder parses
+every message: about 0.2 ms each in Python, under one GIL.  When many
+messages lack cached wire forms, the session hands their file paths to a
+pool of worker processes (one per CPU) in chunks, in order, and puts what
+comes back into the folder cache before the batch that needs it is
+answered; the answer itself is built exactly as for a cached message.
+
+What a worker returns is the wire form a client without UTF8=ACCEPT gets
+(the form the folder cache keeps), the file's identity (size, mtime,
+inode, from ``fstat`` of the file it read) and RFC822.SIZE.  A message the
+worker could not read (renamed or expunged meanwhile) or parse comes back
+as None and is computed in the session as before, so the worker pool
+changes only where the CPU time is spent, never an answer.
+
+The workers are forked from a fork server that has imported only the
+message parsers; they run as the process that made them (the user's uid
+under the root model).  ``POSTILLION_FETCH_WORKERS`` sets how many (0: no
+worker processes); a broken pool is dropped and the work done in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from postillion.imap.foldercache import FolderCache, wire_cacheable
+from postillion.imap.protocol import serializer
+from postillion.imap.protocol.fetchdata import body_value, envelope_value
+from postillion.imap.protocol.responses import Value
+from postillion.message import body_structure, envelope, parse_message
+from postillion.message.crlf import crlf_length
+
+log = logging.getLogger(__name__)
+
+#: Environment: how many worker processes (default: the CPUs; 0: none).
+ENV_WORKERS = "POSTILLION_FETCH_WORKERS"
+#: Messages without cached wire forms for which the pool is worth starting.
+MIN_MESSAGES = 1000
+#: Messages per task sent to a worker.
+CHUNK = 200
+#: Tasks in flight per worker: results wait for the answer to catch up,
+#: so a slow reader holds a few chunks, never the folder.
+AHEAD = 3
+
+
+class WireForms(NamedTuple):
+    """What a worker learned of one message file."""
+
+    file_size: int
+    mtime_ns: int
+    inode: int
+    rfc822_size: int
+    envelope: bytes | None
+    bodystructure: bytes | None
+
+
+def _wire(value: Value) -> bytes | None:
+    wire = serializer.value(value)
+    return wire if wire_cacheable(wire) else None
+
+
+def compute(paths: Sequence[str]) -> list[WireForms | None]:
+    """The worker's task: each file's wire forms, or None."""
+    out: list[WireForms | None] = []
+    for path in paths:
+        try:
+            with open(path, "rb") as stream:
+                st = os.fstat(stream.fileno())
+                data = stream.read()
+            out.append(WireForms(
+                st.st_size, st.st_mtime_ns, st.st_ino, crlf_length(data),
+                _wire(envelope_value(envelope(data))),
+                _wire(body_value(body_structure(parse_message(data)), True))))
+        except Exception:  # the session computes it again, and reports what fails
+            out.append(None)
+    return out
+
+
+def worker_count() -> int:
+    try:
+        wanted = int(os.environ.get(ENV_WORKERS, ""))
+    except ValueError:
+        wanted = os.cpu_count() or 1
+    return max(0, wanted)
+
+
+_pool: concurrent.futures.ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _get_pool() -> concurrent.futures.ProcessPoolExecutor | None:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            workers = worker_count()
+            if workers == 0:
+                return None
+            # A fork server: forking the session process itself would copy
+            # its threads' locks in whatever state they are.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
+            _pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+        return _pool
+
+
+def _drop_pool(broken: concurrent.futures.ProcessPoolExecutor) -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class _Chunk:
+    first: int                          # index in the FETCH's message list
+    bases: list[str]
+    paths: list[str]
+    future: asyncio.Future[list[WireForms | None]] | None = None
+
+
+class Precomputed:
+    """The chunks of one FETCH, sent to the pool a few ahead of the answer
+    and consumed in order."""
+
+    def __init__(self, cache: FolderCache, pool: concurrent.futures.ProcessPoolExecutor,
+                 chunks: list[_Chunk], ahead: int) -> None:
+        self._cache = cache
+        self._pool = pool
+        self._chunks = chunks
+        self._ahead = ahead
+        self._loop = asyncio.get_running_loop()
+        self._submit()
+
+    def _submit(self) -> None:
+        for chunk in self._chunks[:self._ahead]:
+            if chunk.future is None:
+                chunk.future = self._loop.run_in_executor(self._pool, compute, chunk.paths)
+
+    async def ready_through(self, end: int) -> None:
+        """Every message before index ``end`` is in the cache (or left to
+        the session)."""
+        while self._chunks and self._chunks[0].first < end:
+            chunk = self._chunks.pop(0)
+            self._submit()
+            assert chunk.future is not None
+            try:
+                results = await chunk.future
+            except (concurrent.futures.process.BrokenProcessPool, RuntimeError) as exc:
+                log.warning("imap FETCH: worker processes failed (%s); parsing in-process",
+                            exc)
+                _drop_pool(self._pool)
+                self.cancel()
+                return
+            learned = 0
+            for base, forms in zip(chunk.bases, results, strict=True):
+                if forms is not None:
+                    self._cache.learned(base, forms.file_size, forms.mtime_ns, forms.inode,
+                                        forms.rfc822_size, forms.envelope, forms.bodystructure)
+                    learned += 1
+            if learned:
+                self._cache.changed(learned)
+
+    def cancel(self) -> None:
+        for chunk in self._chunks:
+            if chunk.future is not None:
+                chunk.future.cancel()
+        self._chunks.clear()
+
+
+def missing(cache: FolderCache, wanted: Sequence[tuple[str, str]]) -> list[tuple[int, str, str]]:
+    """The messages of a FETCH (``(base name, path)`` in answer order)
+    whose ENVELOPE or BODYSTRUCTURE is not cached, with their index: for a
+    worker thread (the first call reads the cache file's records)."""
+    if len(wanted) < MIN_MESSAGES or worker_count() == 0:
+        return []
+    return [(i, base, path) for i, (base, path) in enumerate(wanted)
+            if not cache.has_wire_forms(base)]
+
+
+def start(cache: FolderCache, todo: Sequence[tuple[int, str, str]]) -> Precomputed | None:
+    """Send ``todo`` (from :func:`missing`) to the worker pool, on the event
+    loop; None when too few messages are missing to be worth it."""
+    if len(todo) < MIN_MESSAGES:
+        return None
+    pool = _get_pool()
+    if pool is None:
+        return None
+    chunks = [_Chunk(part[0][0], [base for _i, base, _p in part], [p for _i, _b, p in part])
+              for part in (todo[at:at + CHUNK] for at in range(0, len(todo), CHUNK))]
+    try:
+        return Precomputed(cache, pool, chunks, AHEAD * worker_count())
+    except (RuntimeError, concurrent.futures.process.BrokenProcessPool) as exc:
+        log.warning("imap FETCH: no worker processes (%s); parsing in-process", exc)
+        _drop_pool(pool)
+        return None

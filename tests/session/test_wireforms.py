@@ -1,0 +1,155 @@
+"""ENVELOPE and BODYSTRUCTURE computed in worker processes for a big cold
+FETCH: the answers are byte for byte those computed in the session, and a
+message the workers could not read or parse is still answered."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+
+from postillion.imap import wireforms
+from postillion.imap.foldercache import FolderCache
+
+from .harness import MemoryClient, World
+from .test_scale import MESSAGES, RAW_UTF8, forget_memory
+
+ODD = [
+    b"",                                                     # an empty file
+    b"no header at all, just text\n",
+    b"Subject: =?x-unknown?B?!!!?=\nContent-Type: multipart/mixed\n\nno boundary\n",
+    b"From: <>\nTo: ,,,\nContent-Type: message/rfc822\n\nSubject: inner\n\nbody\n",
+]
+
+FETCH = "FETCH 1:* (UID RFC822.SIZE ENVELOPE BODYSTRUCTURE)"
+
+
+def fill(world: World) -> None:
+    for n in range(30):
+        world.deliver(MESSAGES[n % len(MESSAGES)])
+    for body in [*ODD, RAW_UTF8]:
+        world.deliver(body)
+
+
+async def _fetch(world: World, *, utf8: bool = False) -> list[bytes]:
+    client = MemoryClient(world.context(), preauth=world.accounts["paul"])
+    await client.line()
+    if utf8:
+        await client.command("e ENABLE UTF8=ACCEPT")
+    await client.command("s SELECT INBOX")
+    out = await client.command(f"f {FETCH}")
+    await client.command("z LOGOUT")
+    await client.close()
+    return out
+
+
+def run(world: World, monkeypatch: pytest.MonkeyPatch, workers: int, *,
+        utf8: bool = False) -> list[bytes]:
+    """A cold FETCH (no cache file, nothing in memory) with ``workers``."""
+    forget_memory()
+    path = os.path.join(world.maildir(), "postillion.cache")
+    if os.path.exists(path):
+        os.unlink(path)
+    monkeypatch.setenv(wireforms.ENV_WORKERS, str(workers))
+    return asyncio.run(_fetch(world, utf8=utf8))
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Workers for any FETCH of two or more, in chunks of three; counts the
+    messages whose forms came back from a worker."""
+    monkeypatch.setattr(wireforms, "MIN_MESSAGES", 2)
+    monkeypatch.setattr(wireforms, "CHUNK", 3)
+    learned: list[int] = []
+    real = FolderCache.learned
+
+    def counting(self: FolderCache, *args: Any) -> None:
+        learned.append(1)
+        real(self, *args)
+    monkeypatch.setattr(FolderCache, "learned", counting)
+    return learned
+
+
+@pytest.mark.parametrize("utf8", [False, True], ids=["plain", "utf8-accept"])
+def test_worker_answers_equal_in_process_answers(world: World, monkeypatch: pytest.MonkeyPatch,
+                                                 small_chunks: list[int], utf8: bool) -> None:
+    fill(world)
+    alone = run(world, monkeypatch, 0, utf8=utf8)
+    assert small_chunks == []
+    pooled = run(world, monkeypatch, 2, utf8=utf8)
+    assert len(small_chunks) == 35          # every file was readable
+    assert pooled == alone
+    # ... and what the workers put in the cache file serves the next process.
+    forget_memory()
+    assert asyncio.run(_fetch(world, utf8=utf8)) == alone
+
+
+def test_a_message_renamed_meanwhile_is_answered_by_the_session(
+        world: World, monkeypatch: pytest.MonkeyPatch, small_chunks: list[int]) -> None:
+    fill(world)
+    alone = run(world, monkeypatch, 0)
+    real_compute = wireforms.compute
+
+    def compute_after_a_rename(paths: list[str]) -> list[wireforms.WireForms | None]:
+        # Another process sets a flag on the first message of each chunk
+        # before the worker opens it.
+        first = paths[0]
+        renamed = first.split(":2,")[0] + ":2,F"
+        os.rename(first, renamed)
+        try:
+            return real_compute(paths)
+        finally:
+            os.rename(renamed, first)
+    monkeypatch.setattr(wireforms, "compute", compute_after_a_rename)
+    monkeypatch.setattr(wireforms, "_get_pool", lambda: _InlinePool())
+    assert run(world, monkeypatch, 2) == alone
+    assert len(small_chunks) == 35 - 12     # 12 chunks of 3 (35 messages): one each in the session
+
+
+class _InlinePool:
+    """A pool that runs tasks in a thread of this process, so that a test
+    can change what a task sees."""
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        import concurrent.futures
+
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        pass
+
+
+def test_compute_gives_none_for_what_it_cannot_read(tmp_path: Any) -> None:
+    readable = tmp_path / "one"
+    readable.write_bytes(MESSAGES[0])
+    result = wireforms.compute([str(tmp_path / "gone"), str(readable), str(tmp_path)])
+    assert result[0] is None and result[2] is None
+    forms = result[1]
+    assert forms is not None and forms.envelope is not None
+    assert forms.envelope.startswith(b'("Mon, 1 Jan 2024 10:00:00 +0000" "plain one"')
+    assert forms.rfc822_size == len(MESSAGES[0].replace(b"\n", b"\r\n"))
+
+
+def test_a_broken_pool_leaves_the_work_to_the_session(
+        world: World, monkeypatch: pytest.MonkeyPatch, small_chunks: list[int]) -> None:
+    fill(world)
+    alone = run(world, monkeypatch, 0)
+
+    class Broken(_InlinePool):
+        def submit(self, fn: Any, *args: Any) -> Any:
+            import concurrent.futures
+            from concurrent.futures.process import BrokenProcessPool
+
+            future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            future.set_exception(BrokenProcessPool("a worker died"))
+            return future
+    monkeypatch.setattr(wireforms, "_get_pool", lambda: Broken())
+    assert run(world, monkeypatch, 2) == alone
+    assert small_chunks == []
