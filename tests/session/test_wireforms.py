@@ -5,12 +5,14 @@ message the workers could not read or parse is still answered."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import pytest
 
-from postillion.imap import wireforms
+from postillion.imap import wireforms, workers
 from postillion.imap.foldercache import FolderCache
 
 from .harness import MemoryClient, World
@@ -33,27 +35,27 @@ def fill(world: World) -> None:
         world.deliver(body)
 
 
-async def _fetch(world: World, *, utf8: bool = False) -> list[bytes]:
+async def _fetch(world: World, *, utf8: bool = False, fetch: str = FETCH) -> list[bytes]:
     client = MemoryClient(world.context(), preauth=world.accounts["paul"])
     await client.line()
     if utf8:
         await client.command("e ENABLE UTF8=ACCEPT")
     await client.command("s SELECT INBOX")
-    out = await client.command(f"f {FETCH}")
+    out = await client.command(f"f {fetch}")
     await client.command("z LOGOUT")
     await client.close()
     return out
 
 
-def run(world: World, monkeypatch: pytest.MonkeyPatch, workers: int, *,
-        utf8: bool = False) -> list[bytes]:
-    """A cold FETCH (no cache file, nothing in memory) with ``workers``."""
+def run(world: World, monkeypatch: pytest.MonkeyPatch, count: int, *,
+        utf8: bool = False, fetch: str = FETCH) -> list[bytes]:
+    """A cold FETCH (no cache file, nothing in memory) with ``count`` workers."""
     forget_memory()
     path = os.path.join(world.maildir(), "postillion.cache")
     if os.path.exists(path):
         os.unlink(path)
-    monkeypatch.setenv(wireforms.ENV_WORKERS, str(workers))
-    return asyncio.run(_fetch(world, utf8=utf8))
+    monkeypatch.setenv(workers.ENV_WORKERS, str(count))
+    return asyncio.run(_fetch(world, utf8=utf8, fetch=fetch))
 
 
 @pytest.fixture
@@ -86,35 +88,50 @@ def test_worker_answers_equal_in_process_answers(world: World, monkeypatch: pyte
     assert asyncio.run(_fetch(world, utf8=utf8)) == alone
 
 
+def test_sizes_counted_by_workers_equal_the_sessions(
+        world: World, monkeypatch: pytest.MonkeyPatch, small_chunks: list[int]) -> None:
+    fill(world)
+    asyncio.run(_fetch(world, fetch="NOOP"))   # \Recent goes to this session
+    sizes = "FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)"
+    alone = run(world, monkeypatch, 0, fetch=sizes)
+    pooled = run(world, monkeypatch, 2, fetch=sizes)
+    assert len(small_chunks) == 35
+    assert pooled == alone
+    # The file now holds sizes only: the next process computes ENVELOPE
+    # and BODYSTRUCTURE as one without the file would.
+    forget_memory()
+    monkeypatch.setenv(workers.ENV_WORKERS, "0")
+    assert asyncio.run(_fetch(world)) == run(world, monkeypatch, 0)
+
+
 def test_a_message_renamed_meanwhile_is_answered_by_the_session(
         world: World, monkeypatch: pytest.MonkeyPatch, small_chunks: list[int]) -> None:
     fill(world)
     alone = run(world, monkeypatch, 0)
     real_compute = wireforms.compute
 
-    def compute_after_a_rename(paths: list[str]) -> list[wireforms.WireForms | None]:
+    def compute_after_a_rename(paths: list[str],
+                               wire: bool = True) -> list[wireforms.WireForms | None]:
         # Another process sets a flag on the first message of each chunk
         # before the worker opens it.
         first = paths[0]
         renamed = first.split(":2,")[0] + ":2,F"
         os.rename(first, renamed)
         try:
-            return real_compute(paths)
+            return real_compute(paths, wire)
         finally:
             os.rename(renamed, first)
     monkeypatch.setattr(wireforms, "compute", compute_after_a_rename)
-    monkeypatch.setattr(wireforms, "_get_pool", lambda: _InlinePool())
+    monkeypatch.setattr(workers, "pool", lambda: InlinePool())
     assert run(world, monkeypatch, 2) == alone
     assert len(small_chunks) == 35 - 12     # 12 chunks of 3 (35 messages): one each in the session
 
 
-class _InlinePool:
+class InlinePool:
     """A pool that runs tasks in a thread of this process, so that a test
     can change what a task sees."""
 
     def submit(self, fn: Any, *args: Any) -> Any:
-        import concurrent.futures
-
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         try:
             future.set_result(fn(*args))
@@ -124,6 +141,18 @@ class _InlinePool:
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         pass
+
+
+class FailingPool(InlinePool):
+    """A pool whose every task fails with ``failure``."""
+
+    def __init__(self, failure: Exception) -> None:
+        self.failure = failure
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_exception(self.failure)
+        return future
 
 
 def test_compute_gives_none_for_what_it_cannot_read(tmp_path: Any) -> None:
@@ -137,19 +166,18 @@ def test_compute_gives_none_for_what_it_cannot_read(tmp_path: Any) -> None:
     assert forms.rfc822_size == len(MESSAGES[0].replace(b"\n", b"\r\n"))
 
 
-def test_a_broken_pool_leaves_the_work_to_the_session(
-        world: World, monkeypatch: pytest.MonkeyPatch, small_chunks: list[int]) -> None:
+#: A pool that died, and a task that failed for another reason.
+POOL_FAILURES = pytest.mark.parametrize(
+    "failure", [BrokenProcessPool("a worker died"), TypeError("cannot pickle")],
+    ids=["broken", "error"])
+
+
+@POOL_FAILURES
+def test_a_failing_pool_leaves_the_work_to_the_session(
+        world: World, monkeypatch: pytest.MonkeyPatch, small_chunks: list[int],
+        failure: Exception) -> None:
     fill(world)
     alone = run(world, monkeypatch, 0)
-
-    class Broken(_InlinePool):
-        def submit(self, fn: Any, *args: Any) -> Any:
-            import concurrent.futures
-            from concurrent.futures.process import BrokenProcessPool
-
-            future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-            future.set_exception(BrokenProcessPool("a worker died"))
-            return future
-    monkeypatch.setattr(wireforms, "_get_pool", lambda: Broken())
+    monkeypatch.setattr(workers, "pool", lambda: FailingPool(failure))
     assert run(world, monkeypatch, 2) == alone
     assert small_chunks == []

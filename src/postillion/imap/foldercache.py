@@ -447,6 +447,11 @@ class FolderCache:
         return (found is not None and found._envelope is not None
                 and found._bodystructure is not None)
 
+    def has_size(self, base: str) -> bool:
+        """Whether RFC822.SIZE of a message is cached."""
+        found = self.record(base, base)
+        return found is not None and found.rfc822_size is not None
+
     def learned(self, base: str, file_size: int, mtime_ns: int, inode: int,
                 rfc822_size: int, envelope: bytes | None, bodystructure: bytes | None) -> None:
         """What another process computed from a message file with this

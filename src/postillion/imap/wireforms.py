@@ -1,11 +1,14 @@
-"""ENVELOPE and BODYSTRUCTURE of many messages, computed in worker processes.
+"""ENVELOPE, BODYSTRUCTURE and RFC822.SIZE of many messages, computed in
+worker processes.
 
 A first ``FETCH 1:* (ENVELOPE BODYSTRUCTURE)`` over a big folder parses
 every message: about 0.2 ms each in Python, under one GIL.  When many
 messages lack cached wire forms, the session hands their file paths to a
 pool of worker processes (one per CPU) in chunks, in order, and puts what
 comes back into the folder cache before the batch that needs it is
-answered; the answer itself is built exactly as for a cached message.
+answered; the answer itself is built exactly as for a cached message.  A
+first ``FETCH 1:* (FLAGS RFC822.SIZE)`` has every file read and its line
+ends counted the same way.
 
 What a worker returns is the wire form a client without UTF8=ACCEPT gets
 (the form the folder cache keeps), the file's identity (size, mtime,
@@ -14,10 +17,8 @@ worker could not read (renamed or expunged meanwhile) or parse comes back
 as None and is computed in the session as before, so the worker pool
 changes only where the CPU time is spent, never an answer.
 
-The workers are forked from a fork server that has imported only the
-message parsers; they run as the process that made them (the user's uid
-under the root model).  ``POSTILLION_FETCH_WORKERS`` sets how many (0: no
-worker processes); a broken pool is dropped and the work done in-process.
+The pool is :mod:`postillion.imap.workers`; a broken pool is dropped and
+the work done in-process.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import multiprocessing
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from postillion.imap import workers
 from postillion.imap.foldercache import FolderCache, wire_cacheable
 from postillion.imap.protocol import serializer
 from postillion.imap.protocol.fetchdata import body_value, envelope_value
@@ -41,8 +41,6 @@ from postillion.message.crlf import crlf_length
 
 log = logging.getLogger(__name__)
 
-#: Environment: how many worker processes (default: the CPUs; 0: none).
-ENV_WORKERS = "POSTILLION_FETCH_WORKERS"
 #: Messages without cached wire forms for which the pool is worth starting.
 MIN_MESSAGES = 1000
 #: Messages per task sent to a worker.
@@ -68,14 +66,19 @@ def _wire(value: Value) -> bytes | None:
     return wire if wire_cacheable(wire) else None
 
 
-def compute(paths: Sequence[str]) -> list[WireForms | None]:
-    """The worker's task: each file's wire forms, or None."""
+def compute(paths: Sequence[str], wire: bool = True) -> list[WireForms | None]:
+    """The worker's task: each file's identity, RFC822.SIZE and (with
+    ``wire``) wire forms, or None."""
     out: list[WireForms | None] = []
     for path in paths:
         try:
             with open(path, "rb") as stream:
                 st = os.fstat(stream.fileno())
                 data = stream.read()
+            if not wire:
+                out.append(WireForms(st.st_size, st.st_mtime_ns, st.st_ino, crlf_length(data),
+                                     None, None))
+                continue
             out.append(WireForms(
                 st.st_size, st.st_mtime_ns, st.st_ino, crlf_length(data),
                 _wire(envelope_value(envelope(data))),
@@ -85,46 +88,12 @@ def compute(paths: Sequence[str]) -> list[WireForms | None]:
     return out
 
 
-def worker_count() -> int:
-    try:
-        wanted = int(os.environ.get(ENV_WORKERS, ""))
-    except ValueError:
-        wanted = os.cpu_count() or 1
-    return max(0, wanted)
-
-
-_pool: concurrent.futures.ProcessPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _get_pool() -> concurrent.futures.ProcessPoolExecutor | None:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            workers = worker_count()
-            if workers == 0:
-                return None
-            # A fork server: forking the session process itself would copy
-            # its threads' locks in whatever state they are.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])
-            _pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
-        return _pool
-
-
-def _drop_pool(broken: concurrent.futures.ProcessPoolExecutor) -> None:
-    global _pool
-    with _pool_lock:
-        if _pool is broken:
-            _pool = None
-    broken.shutdown(wait=False, cancel_futures=True)
-
-
 @dataclass
 class _Chunk:
     first: int                          # index in the FETCH's message list
     bases: list[str]
     paths: list[str]
+    wire: bool
     future: asyncio.Future[list[WireForms | None]] | None = None
 
 
@@ -144,7 +113,8 @@ class Precomputed:
     def _submit(self) -> None:
         for chunk in self._chunks[:self._ahead]:
             if chunk.future is None:
-                chunk.future = self._loop.run_in_executor(self._pool, compute, chunk.paths)
+                chunk.future = self._loop.run_in_executor(self._pool, compute, chunk.paths,
+                                                          chunk.wire)
 
     async def ready_through(self, end: int) -> None:
         """Every message before index ``end`` is in the cache (or left to
@@ -155,10 +125,11 @@ class Precomputed:
             assert chunk.future is not None
             try:
                 results = await chunk.future
-            except (concurrent.futures.process.BrokenProcessPool, RuntimeError) as exc:
-                log.warning("imap FETCH: worker processes failed (%s); parsing in-process",
+            except Exception as exc:  # the session computes what is left
+                log.warning("imap FETCH: worker processes failed (%r); parsing in-process",
                             exc)
-                _drop_pool(self._pool)
+                if isinstance(exc, workers.BROKEN):
+                    workers.drop(self._pool)
                 self.cancel()
                 return
             learned = 0
@@ -177,29 +148,33 @@ class Precomputed:
         self._chunks.clear()
 
 
-def missing(cache: FolderCache, wanted: Sequence[tuple[str, str]]) -> list[tuple[int, str, str]]:
+def missing(cache: FolderCache, wanted: Sequence[tuple[str, str]],
+            wire: bool) -> list[tuple[int, str, str]]:
     """The messages of a FETCH (``(base name, path)`` in answer order)
-    whose ENVELOPE or BODYSTRUCTURE is not cached, with their index: for a
-    worker thread (the first call reads the cache file's records)."""
-    if len(wanted) < MIN_MESSAGES or worker_count() == 0:
+    whose ENVELOPE or BODYSTRUCTURE (``wire``), else whose RFC822.SIZE, is
+    not cached, with their index: for a worker thread (the first call
+    reads the cache file's records)."""
+    if len(wanted) < MIN_MESSAGES or workers.count() == 0:
         return []
-    return [(i, base, path) for i, (base, path) in enumerate(wanted)
-            if not cache.has_wire_forms(base)]
+    known = cache.has_wire_forms if wire else cache.has_size
+    return [(i, base, path) for i, (base, path) in enumerate(wanted) if not known(base)]
 
 
-def start(cache: FolderCache, todo: Sequence[tuple[int, str, str]]) -> Precomputed | None:
+def start(cache: FolderCache, todo: Sequence[tuple[int, str, str]],
+          wire: bool) -> Precomputed | None:
     """Send ``todo`` (from :func:`missing`) to the worker pool, on the event
     loop; None when too few messages are missing to be worth it."""
     if len(todo) < MIN_MESSAGES:
         return None
-    pool = _get_pool()
+    pool = workers.pool()
     if pool is None:
         return None
-    chunks = [_Chunk(part[0][0], [base for _i, base, _p in part], [p for _i, _b, p in part])
+    chunks = [_Chunk(part[0][0], [base for _i, base, _p in part], [p for _i, _b, p in part],
+                     wire)
               for part in (todo[at:at + CHUNK] for at in range(0, len(todo), CHUNK))]
     try:
-        return Precomputed(cache, pool, chunks, AHEAD * worker_count())
-    except (RuntimeError, concurrent.futures.process.BrokenProcessPool) as exc:
+        return Precomputed(cache, pool, chunks, AHEAD * workers.count())
+    except workers.BROKEN as exc:
         log.warning("imap FETCH: no worker processes (%s); parsing in-process", exc)
-        _drop_pool(pool)
+        workers.drop(pool)
         return None

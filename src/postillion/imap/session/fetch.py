@@ -334,11 +334,12 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
         return r.TaggedResponse(cmd.tag, "OK", "FETCH completed.")
     heavy = any(a.name in _NEEDS_DATA or a.section is not None for a in cmd.attributes)
     precomputed = None
-    if any(a.name in ("ENVELOPE", "BODYSTRUCTURE") for a in cmd.attributes):
+    wire = any(a.name in ("ENVELOPE", "BODYSTRUCTURE") for a in cmd.attributes)
+    if wire or any(a.name == "RFC822.SIZE" for a in cmd.attributes):
         todo = await asyncio.to_thread(
             wireforms.missing, selected.cache,
-            [(entry.base, selected.path_of(entry)) for _seq, entry in wanted])
-        precomputed = wireforms.start(selected.cache, todo)
+            [(entry.base, selected.path_of(entry)) for _seq, entry in wanted], wire)
+        precomputed = wireforms.start(selected.cache, todo, wire)
     try:
         for start in range(0, len(wanted), BATCH):
             batch = wanted[start:start + BATCH]

@@ -9,6 +9,7 @@ import datetime
 from typing import TYPE_CHECKING
 
 from postillion.imap import search as engine
+from postillion.imap import searchwork, workers
 from postillion.imap.protocol import commands
 from postillion.imap.protocol import responses as r
 from postillion.imap.selected import MessageEntry, SelectedMailbox
@@ -93,14 +94,50 @@ def _bad_charset(exc: engine.BadCharset) -> CommandFailed:
     return CommandFailed(f"Unsupported charset {exc.charset}.", r.BadCharset(exc.supported))
 
 
+async def _search_in_workers(session: Session, selected: SelectedMailbox,
+                             views: list[SelectedMessageView],
+                             cmd: commands.Search) -> list[SelectedMessageView] | None:
+    """A program that reads message text, over a big folder, searched by
+    the worker processes (see :mod:`postillion.imap.searchwork`); None
+    when that does not apply."""
+    if len(views) < searchwork.MIN_MESSAGES or workers.count() == 0:
+        return None
+    question = searchwork.question(cmd.keys, max_seq=len(selected.messages),
+                                   max_uid=selected.max_uid,
+                                   saved_uids=session.saved_search, charset=cmd.charset)
+    if not searchwork.reads_content(question):
+        return None
+    pool = workers.pool()
+    if pool is None:
+        return None
+    candidates = await asyncio.to_thread(
+        lambda: [searchwork.Candidate(v.seq, v.uid, selected.all_flags(v.entry),
+                                      selected.path_of(v.entry)) for v in views])
+    result = await searchwork.search(question, candidates, pool)
+    if result is None:
+        return None
+    matched, failed = result
+    if failed:  # renamed or gone meanwhile: the session follows renames
+        again = [views[i] for i in failed]
+        found_again = await asyncio.to_thread(
+            lambda: engine.search(cmd.keys, again, charset=cmd.charset,
+                                  max_seq=len(selected.messages), max_uid=selected.max_uid,
+                                  cache=_cache(selected), saved_uids=session.saved_search))
+        back = {id(view): index for view, index in zip(again, failed, strict=True)}
+        matched = sorted({*matched, *(back[id(view)] for view in found_again)})
+    return [views[i] for i in matched]
+
+
 async def search(session: Session, cmd: commands.Search) -> r.TaggedResponse:
     selected = _selected(session)
     views = _views(selected)
     try:
-        found = await asyncio.to_thread(
-            lambda: engine.search(cmd.keys, views, charset=cmd.charset,
-                                  max_seq=len(selected.messages), max_uid=selected.max_uid,
-                                  cache=_cache(selected), saved_uids=session.saved_search))
+        found = await _search_in_workers(session, selected, views, cmd)
+        if found is None:
+            found = await asyncio.to_thread(
+                lambda: engine.search(cmd.keys, views, charset=cmd.charset,
+                                      max_seq=len(selected.messages), max_uid=selected.max_uid,
+                                      cache=_cache(selected), saved_uids=session.saved_search))
     except engine.BadCharset as exc:
         raise _bad_charset(exc) from exc
     _note_computed(selected)

@@ -1,0 +1,71 @@
+"""Worker processes for CPU-bound work over many message files.
+
+Parsing and searching messages is Python code under one GIL: on a machine
+with several CPUs a session process uses one.  A first FETCH of ENVELOPE
+and BODYSTRUCTURE over a big folder (:mod:`postillion.imap.wireforms`)
+and a SEARCH of message text (:mod:`postillion.imap.searchwork`) hand
+chunks of file paths to this pool instead, and take back small results.
+
+The pool starts on first use: a fork server that has imported only those
+two modules (and the parsers they use), and one worker per CPU forked from
+it.  Forking the session process itself would copy its threads' locks in
+whatever state they are.  Workers run as the process that started them:
+under the root model that is the session worker, with the user's uid and
+gid only, so they read exactly the files the session could.
+
+``POSTILLION_WORKER_PROCESSES`` sets the number of workers (default: the
+CPUs; 0: none, everything in the session process).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import threading
+from concurrent.futures.process import BrokenProcessPool
+
+#: Environment: how many worker processes (default: the CPUs; 0: none).
+ENV_WORKERS = "POSTILLION_WORKER_PROCESSES"
+#: What submitting to, or waiting on, a pool that died raises.
+BROKEN = (BrokenProcessPool, RuntimeError)
+#: Imported once in the fork server, so that a new worker starts ready.
+_PRELOAD = ["postillion.imap.wireforms", "postillion.imap.searchwork"]
+
+#: What the pool is to its users (tests give a stand-in).
+Pool = concurrent.futures.Executor
+
+_pool: concurrent.futures.ProcessPoolExecutor | None = None
+_lock = threading.Lock()
+
+
+def count() -> int:
+    """How many worker processes to use."""
+    try:
+        wanted = int(os.environ.get(ENV_WORKERS, ""))
+    except ValueError:
+        wanted = os.cpu_count() or 1
+    return max(0, wanted)
+
+
+def pool() -> concurrent.futures.ProcessPoolExecutor | None:
+    """The process's pool (started on first use), None when it is to have none."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            workers = count()
+            if workers == 0:
+                return None
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(_PRELOAD)
+            _pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+        return _pool
+
+
+def drop(broken: concurrent.futures.Executor) -> None:
+    """Forget a pool that failed (the next use starts a new one)."""
+    global _pool
+    with _lock:
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=False, cancel_futures=True)
