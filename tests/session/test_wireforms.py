@@ -181,3 +181,17 @@ def test_a_failing_pool_leaves_the_work_to_the_session(
     monkeypatch.setattr(workers, "pool", lambda: FailingPool(failure))
     assert run(world, monkeypatch, 2) == alone
     assert small_chunks == []
+
+
+def test_a_machine_without_worker_processes_works_in_process(
+        world: World, monkeypatch: pytest.MonkeyPatch, small_chunks: list[int]) -> None:
+    fill(world)
+    alone = run(world, monkeypatch, 0)
+
+    def no_semaphores(method: str) -> Any:
+        raise OSError(38, "Function not implemented")
+    monkeypatch.setattr(workers, "_pool", None)
+    monkeypatch.setattr(workers, "_unavailable", False)
+    monkeypatch.setattr(workers.multiprocessing, "get_context", no_semaphores)
+    assert run(world, monkeypatch, 2) == alone
+    assert workers.count() == 0 and small_chunks == []

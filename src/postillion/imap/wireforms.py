@@ -174,7 +174,7 @@ def start(cache: FolderCache, todo: Sequence[tuple[int, str, str]],
               for part in (todo[at:at + CHUNK] for at in range(0, len(todo), CHUNK))]
     try:
         return Precomputed(cache, pool, chunks, AHEAD * workers.count())
-    except workers.BROKEN as exc:
-        log.warning("imap FETCH: no worker processes (%s); parsing in-process", exc)
+    except Exception as exc:  # cannot start workers here: the session does the work
+        log.warning("imap FETCH: no worker processes (%r); parsing in-process", exc)
         workers.drop(pool)
         return None

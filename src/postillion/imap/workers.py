@@ -20,10 +20,13 @@ CPUs; 0: none, everything in the session process).
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import multiprocessing
 import os
 import threading
 from concurrent.futures.process import BrokenProcessPool
+
+log = logging.getLogger(__name__)
 
 #: Environment: how many worker processes (default: the CPUs; 0: none).
 ENV_WORKERS = "POSTILLION_WORKER_PROCESSES"
@@ -36,11 +39,14 @@ _PRELOAD = ["postillion.imap.wireforms", "postillion.imap.searchwork"]
 Pool = concurrent.futures.Executor
 
 _pool: concurrent.futures.ProcessPoolExecutor | None = None
+_unavailable = False                  # the pool could not be made: do not try again
 _lock = threading.Lock()
 
 
 def count() -> int:
     """How many worker processes to use."""
+    if _unavailable:
+        return 0
     try:
         wanted = int(os.environ.get(ENV_WORKERS, ""))
     except ValueError:
@@ -50,15 +56,22 @@ def count() -> int:
 
 def pool() -> concurrent.futures.ProcessPoolExecutor | None:
     """The process's pool (started on first use), None when it is to have none."""
-    global _pool
+    global _pool, _unavailable
     with _lock:
         if _pool is None:
             workers = count()
             if workers == 0:
                 return None
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(_PRELOAD)
-            _pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+            try:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(_PRELOAD)
+                _pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+            except (OSError, ValueError, ImportError, NotImplementedError) as exc:
+                # No fork server or semaphores here (a container without
+                # /dev/shm): everything stays in the session process.
+                log.warning("no worker processes (%r); working in-process", exc)
+                _unavailable = True
+                return None
         return _pool
 
 
