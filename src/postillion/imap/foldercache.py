@@ -442,14 +442,19 @@ class FolderCache:
 
     def has_wire_forms(self, base: str) -> bool:
         """Whether ENVELOPE and BODYSTRUCTURE of a message are cached (not
-        yet checked: see :func:`wire_cacheable`)."""
-        found = self.record(base, base)
+        yet checked: see :func:`wire_cacheable`; nor the record against the
+        name's size, which :meth:`record` does when they are used)."""
+        if not self._loaded:
+            self.ensure_loaded()
+        found = self.records.get(base)
         return (found is not None and found._envelope is not None
                 and found._bodystructure is not None)
 
     def has_size(self, base: str) -> bool:
         """Whether RFC822.SIZE of a message is cached."""
-        found = self.record(base, base)
+        if not self._loaded:
+            self.ensure_loaded()
+        found = self.records.get(base)
         return found is not None and found.rfc822_size is not None
 
     def learned(self, base: str, file_size: int, mtime_ns: int, inode: int,

@@ -27,9 +27,9 @@ import asyncio
 import concurrent.futures
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from postillion.imap import workers
 from postillion.imap.foldercache import FolderCache, wire_cacheable
@@ -38,6 +38,9 @@ from postillion.imap.protocol.fetchdata import body_value, envelope_value
 from postillion.imap.protocol.responses import Value
 from postillion.message import body_structure, envelope, parse_message
 from postillion.message.crlf import crlf_length
+
+if TYPE_CHECKING:
+    from postillion.imap.selected import MessageEntry
 
 log = logging.getLogger(__name__)
 
@@ -148,16 +151,18 @@ class Precomputed:
         self._chunks.clear()
 
 
-def missing(cache: FolderCache, wanted: Sequence[tuple[str, str]],
+def missing(cache: FolderCache, entries: Sequence[MessageEntry],
+            path_of: Callable[[MessageEntry], str],
             wire: bool) -> list[tuple[int, str, str]]:
-    """The messages of a FETCH (``(base name, path)`` in answer order)
-    whose ENVELOPE or BODYSTRUCTURE (``wire``), else whose RFC822.SIZE, is
-    not cached, with their index: for a worker thread (the first call
-    reads the cache file's records)."""
-    if len(wanted) < MIN_MESSAGES or workers.count() == 0:
+    """The messages of a FETCH (in answer order) whose ENVELOPE or
+    BODYSTRUCTURE (``wire``), else whose RFC822.SIZE, is not cached: their
+    index, base name and path.  For a worker thread (the first call reads
+    the cache file's records)."""
+    if len(entries) < MIN_MESSAGES or workers.count() == 0:
         return []
     known = cache.has_wire_forms if wire else cache.has_size
-    return [(i, base, path) for i, (base, path) in enumerate(wanted) if not known(base)]
+    return [(i, entry.base, path_of(entry)) for i, entry in enumerate(entries)
+            if not known(entry.base)]
 
 
 def start(cache: FolderCache, todo: Sequence[tuple[int, str, str]],

@@ -4,17 +4,32 @@
 from __future__ import annotations
 
 import datetime
+import functools
 
 from postillion.message import Address, Envelope, MultiPartBody, SinglePartBody
 from postillion.message.bodystructure import BodyStructure, Disposition, Params
 
 from . import wire
+from .errors import LocalProtocolError
 from .fetchatts import FetchAtt
-from .responses import Adjacent, Atom, FetchItem, Literal, Value
+from .responses import Adjacent, Atom, FetchItem, Literal, Value, Verbatim
+from .serializer import flag_list
 
 
 def flags_item(flags: tuple[str, ...] | list[str]) -> FetchItem:
+    if type(flags) is tuple:
+        return _flags_item(flags)
     return FetchItem(b"FLAGS", tuple(Atom(f) for f in flags))
+
+
+@functools.lru_cache(maxsize=1024)
+def _flags_item(flags: tuple[str, ...]) -> FetchItem:
+    # A folder's messages share a few flag sets: each is put on the wire
+    # (and its atoms checked) once, not once per message of a FETCH 1:*.
+    try:
+        return FetchItem(b"FLAGS", Verbatim(flag_list(flags)))
+    except LocalProtocolError:
+        return FetchItem(b"FLAGS", tuple(Atom(f) for f in flags))  # fails when sent
 
 
 def uid_item(uid: int) -> FetchItem:
@@ -26,7 +41,8 @@ def size_item(size: int) -> FetchItem:
 
 
 def internaldate_item(when: datetime.datetime) -> FetchItem:
-    return FetchItem(b"INTERNALDATE", wire.date_time(when)[1:-1])
+    # date_time is already a quoted string of digits, letters and signs.
+    return FetchItem(b"INTERNALDATE", Verbatim(wire.date_time(when)))
 
 
 def envelope_item(env: Envelope) -> FetchItem:

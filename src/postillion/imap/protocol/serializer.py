@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from postillion.message.threads import ThreadNode
 
@@ -54,6 +54,13 @@ def value(item: r.Value, utf8: bool = False) -> bytes:
         return wire.string(item, utf8)  # type: ignore[arg-type]
     if item is None:
         return b"NIL"
+    if kind is r.Verbatim:
+        return item.data  # type: ignore[union-attr]
+    if kind is int:
+        number = cast(int, item)
+        if number < 0:
+            raise LocalProtocolError(f"negative number {number}")
+        return b"%d" % number
     if isinstance(item, bool):
         raise LocalProtocolError("booleans have no IMAP form")
     if isinstance(item, int):

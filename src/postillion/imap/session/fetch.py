@@ -336,9 +336,9 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
     precomputed = None
     wire = any(a.name in ("ENVELOPE", "BODYSTRUCTURE") for a in cmd.attributes)
     if wire or any(a.name == "RFC822.SIZE" for a in cmd.attributes):
-        todo = await asyncio.to_thread(
-            wireforms.missing, selected.cache,
-            [(entry.base, selected.path_of(entry)) for _seq, entry in wanted], wire)
+        todo = await asyncio.to_thread(wireforms.missing, selected.cache,
+                                       [entry for _seq, entry in wanted], selected.path_of,
+                                       wire)
         precomputed = wireforms.start(selected.cache, todo, wire)
     try:
         for start in range(0, len(wanted), BATCH):
