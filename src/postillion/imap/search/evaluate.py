@@ -155,6 +155,14 @@ class Test:
     facets: tuple[Facet[object], ...] = ()
 
 
+def _always(state: MessageState) -> bool:
+    return True
+
+
+#: ALL, and an empty program: every message, without looking at any.
+MATCH_ALL = Test(FREE, _always)
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """What the program's numbers refer to."""
@@ -256,7 +264,7 @@ def compile_key(key: SearchKey, limits: Limits) -> Test:
     """One search key as a test (raises BadCharset for a string key in a
     charset we do not accept)."""
     if isinstance(key, AllKey):
-        return Test(FREE, lambda s: True)
+        return MATCH_ALL
     if isinstance(key, FlagKey):
         return _flag_test(key)
     if isinstance(key, NewKey):
@@ -297,7 +305,7 @@ def compile_program(program: Program, limits: Limits) -> Test:
     check_charset(limits.charset)
     keys = [program] if not isinstance(program, Sequence) else list(program)
     if not keys:
-        return Test(FREE, lambda s: True)
+        return MATCH_ALL
     return _all_of([compile_key(k, limits) for k in keys])
 
 
@@ -312,6 +320,8 @@ def make_limits(messages: Sequence[MessageView], *, charset: str | None,
 
 
 def run_search(test: Test, messages: Sequence[V], reader: FacetReader) -> list[V]:
+    if test is MATCH_ALL:  # SORT and THREAD over ALL: no state per message
+        return list(messages)
     run = test.run
     return [view for view in messages if run(MessageState(view, reader))]
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
-from typing import Generic, TypeVar, cast
+from typing import Generic, NamedTuple, TypeVar, cast
 
 from postillion.message.address import parse_address_list
 from postillion.message.decode import address_search_text, decode_header, decode_raw
@@ -196,8 +196,10 @@ SENT_DATE = cast(Facet[float], SORT_FACETS["DATE"])
 
 # ---------------------------------------------------------------- threading
 
-@dataclass(frozen=True, slots=True)
-class ThreadHeaders:
+class ThreadHeaders(NamedTuple):
+    """What THREAD needs of a message's header (a tuple: cheap to make
+    100,000 times from a saved column)."""
+
     message_id: bytes | None
     references: bytes | None
     in_reply_to: bytes | None
