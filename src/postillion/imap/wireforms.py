@@ -36,7 +36,7 @@ from postillion.imap.foldercache import FolderCache, wire_cacheable
 from postillion.imap.protocol import serializer
 from postillion.imap.protocol.fetchdata import body_value, envelope_value
 from postillion.imap.protocol.responses import Value
-from postillion.message import body_structure, envelope, parse_message
+from postillion.message import body_structure, envelope_from_headers, parse_message
 from postillion.message.crlf import crlf_length
 
 if TYPE_CHECKING:
@@ -82,10 +82,13 @@ def compute(paths: Sequence[str], wire: bool = True) -> list[WireForms | None]:
                 out.append(WireForms(st.st_size, st.st_mtime_ns, st.st_ino, crlf_length(data),
                                      None, None))
                 continue
+            # One parse for both: the root entity's header block is the
+            # one ENVELOPE reads (envelope() would parse it again).
+            root = parse_message(data)
             out.append(WireForms(
                 st.st_size, st.st_mtime_ns, st.st_ino, crlf_length(data),
-                _wire(envelope_value(envelope(data))),
-                _wire(body_value(body_structure(parse_message(data)), True))))
+                _wire(envelope_value(envelope_from_headers(root.headers))),
+                _wire(body_value(body_structure(root), True))))
         except Exception:  # the session computes it again, and reports what fails
             out.append(None)
     return out
