@@ -540,8 +540,8 @@ class SelectedMailbox:
         if index < len(view) and view[index].uid == old.uid:
             view[index] = new
 
-    def store_flags(self, seq: int, entry: MessageEntry,
-                    flags: frozenset[str]) -> MessageEntry:
+    def store_flags(self, seq: int, entry: MessageEntry, flags: frozenset[str], *,
+                    cur_fd: int | None = None) -> MessageEntry:
         """Write a message's flags: letters into the file name, keywords
         into courierimapkeywords.  The view gets the new entry (returned)
         so that the next sync does not report the change back as someone
@@ -549,7 +549,7 @@ class SelectedMailbox:
         letters = _letters_of(flags)
         filename, subdir = entry.filename, entry.subdir
         if letters != flags_of(filename) or subdir != "cur":
-            filename = folders.set_flags(self.folder_dir, filename, letters)
+            filename = folders.set_flags(self.folder_dir, filename, letters, cur_fd=cur_fd)
             subdir = "cur"
         if self.use_keywords:
             new_kw = _keywords_of(flags)

@@ -18,6 +18,7 @@ from postillion.imap.protocol import responses as r
 from postillion.imap.protocol.commands import StoreMode
 from postillion.imap.protocol.fetchdata import flags_item, uid_item
 from postillion.imap.selected import RECENT, SYSTEM_FLAGS, MessageEntry, SelectedMailbox
+from postillion.maildir import folders
 from postillion.maildir.errors import MessageNotFound
 
 from . import access
@@ -38,24 +39,25 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
     # made here are shared in turn by the messages that get them.
     outcome: dict[frozenset[str], frozenset[str]] = {}
     stored: list[MessageEntry] = []
-    for seq, entry in pairs:
-        if selected.is_expunged(entry):
-            continue
-        new = outcome.get(entry.flags)
-        if new is None:
-            new = outcome[entry.flags] = _new_flags(entry.flags, given, cmd.mode, rights)
-        if new != entry.flags and not selected.readonly:
-            try:
-                entry = selected.store_flags(seq, entry, new)
-            except MessageNotFound:
-                selected.mark_expunged(entry)
+    with folders.open_cur(selected.folder_dir) as cur_fd:
+        for seq, entry in pairs:
+            if selected.is_expunged(entry):
                 continue
-            stored.append(entry)
-        if not cmd.silent or selected.readonly:
-            flags = flags_item(selected.fetch_flags(entry))
-            # UID first, as Courier's UID STORE answers.
-            items = (uid_item(entry.uid), flags) if cmd.uid else (flags,)
-            out.append(r.FetchData(seq, items))
+            new = outcome.get(entry.flags)
+            if new is None:
+                new = outcome[entry.flags] = _new_flags(entry.flags, given, cmd.mode, rights)
+            if new != entry.flags and not selected.readonly:
+                try:
+                    entry = selected.store_flags(seq, entry, new, cur_fd=cur_fd)
+                except MessageNotFound:
+                    selected.mark_expunged(entry)
+                    continue
+                stored.append(entry)
+            if not cmd.silent or selected.readonly:
+                flags = flags_item(selected.fetch_flags(entry))
+                # UID first, as Courier's UID STORE answers.
+                items = (uid_item(entry.uid), flags) if cmd.uid else (flags,)
+                out.append(r.FetchData(seq, items))
     # The shared snapshot takes this session's own renames: the sync after
     # the command need not scan the folder to learn them back.
     selected.note_stored(stored)
