@@ -14,7 +14,7 @@ from postillion.imap import searchwork, workers
 
 from .harness import World
 from .test_scale import MESSAGES, RAW_UTF8, _commands, forget_memory
-from .test_wireforms import ODD, POOL_FAILURES, FailingPool, InlinePool
+from .test_wireforms import ODD, POOL_FAILURES, FailingPool, InlinePool, flag_set_meanwhile
 
 PROGRAMS = [
     "SEARCH TEXT plain",
@@ -85,13 +85,8 @@ def test_a_message_renamed_meanwhile_is_searched_by_the_session(
     lost: list[int] = []
 
     def chunk_after_a_rename(question: Any, candidates: Any) -> tuple[list[int], list[int]]:
-        first = candidates[0].path
-        renamed = first.split(":2,")[0] + ":2,D"
-        os.rename(first, renamed)
-        try:
+        with flag_set_meanwhile(candidates[0].path):
             matched, failed = real_chunk(question, candidates)
-        finally:
-            os.rename(renamed, first)
         lost.extend(failed)
         return matched, failed
     monkeypatch.setattr(searchwork, "search_chunk", chunk_after_a_rename)
@@ -108,3 +103,104 @@ def test_a_failing_pool_leaves_the_search_to_the_session(
     alone = run(world, monkeypatch, 0)
     monkeypatch.setattr(workers, "pool", lambda: FailingPool(failure))
     assert run(world, monkeypatch, 2) == alone
+
+
+HEADER_COMMANDS = [
+    "SORT (DATE) UTF-8 ALL",
+    "SORT (REVERSE SUBJECT FROM) UTF-8 ALL",
+    "SORT (DISPLAYFROM TO CC ARRIVAL SIZE) UTF-8 ALL",
+    "THREAD REFERENCES UTF-8 ALL",
+    "THREAD ORDEREDSUBJECT UTF-8 SUBJECT plain",
+    "SEARCH FROM example.org",
+    "SEARCH HEADER Message-ID x SENTSINCE 1-Jan-2024",
+    "UID SEARCH OR SUBJECT one TO bob",
+]
+
+
+def run_headers(world: World, monkeypatch: pytest.MonkeyPatch, count: int) -> list[bytes]:
+    """Each command in a new process with no cache file: every header value
+    is computed (by the workers with ``count``)."""
+    out: list[bytes] = []
+    monkeypatch.setenv(workers.ENV_WORKERS, str(count))
+    for command in HEADER_COMMANDS:
+        forget_memory()
+        path = os.path.join(world.maildir(), "postillion.cache")
+        if os.path.exists(path):
+            os.unlink(path)
+        out += asyncio.run(_commands(world, command))
+    return out
+
+
+@pytest.fixture
+def facet_chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Workers for header values of any folder of two or more, in chunks of
+    three; counts the messages whose values a worker computed."""
+    monkeypatch.setattr(searchwork, "MIN_MESSAGES", 2)
+    monkeypatch.setattr(searchwork, "FACET_CHUNK", 3)
+    counted: list[int] = []
+    real = searchwork.facets
+
+    async def counting(*args: Any) -> Any:
+        result = await real(*args)
+        if result is not None:
+            counted.append(sum(1 for found in result if found is not None))
+        return result
+    monkeypatch.setattr(searchwork, "facets", counting)
+    return counted
+
+
+def test_header_values_from_workers_equal_the_sessions(
+        world: World, monkeypatch: pytest.MonkeyPatch, facet_chunks: list[int]) -> None:
+    fill(world)
+    alone = run_headers(world, monkeypatch, 0)
+    assert facet_chunks == []
+    pooled = run_headers(world, monkeypatch, 2)
+    assert pooled == alone
+    assert len(facet_chunks) == len(HEADER_COMMANDS) and all(n == 29 for n in facet_chunks)
+    assert any(line.startswith(b"* THREAD (") for line in alone)
+    assert all(line.startswith(b"c0 OK") for line in alone if line.startswith(b"c0 "))
+
+
+def test_header_values_from_workers_are_saved(
+        world: World, monkeypatch: pytest.MonkeyPatch, facet_chunks: list[int]) -> None:
+    fill(world)
+    monkeypatch.setenv(workers.ENV_WORKERS, "2")
+    forget_memory()
+    first = asyncio.run(_commands(world, *HEADER_COMMANDS[:4]))
+    assert facet_chunks
+    forget_memory()
+    facets_module = __import__("postillion.imap.search.facets", fromlist=["x"])
+
+    def no_reading(*args: Any) -> Any:
+        raise AssertionError("header read although its values were saved")
+    monkeypatch.setattr(facets_module, "extract_fields", no_reading)
+    assert asyncio.run(_commands(world, *HEADER_COMMANDS[:4])) == first
+
+
+def test_a_header_renamed_meanwhile_is_read_by_the_session(
+        world: World, monkeypatch: pytest.MonkeyPatch, facet_chunks: list[int]) -> None:
+    fill(world)
+    alone = run_headers(world, monkeypatch, 0)
+    real_chunk = searchwork.facet_chunk
+    lost: list[int] = []
+
+    def chunk_after_a_rename(keys: Any, items: Any) -> Any:
+        with flag_set_meanwhile(items[0][1]):
+            result = real_chunk(keys, items)
+        lost.extend(i for i, found in enumerate(result) if found is None)
+        return result
+    monkeypatch.setattr(searchwork, "facet_chunk", chunk_after_a_rename)
+    monkeypatch.setattr(workers, "pool", lambda: InlinePool())
+    assert run_headers(world, monkeypatch, 2) == alone
+    assert lost and set(lost) == {0}
+
+
+@POOL_FAILURES
+def test_a_failing_pool_leaves_the_headers_to_the_session(
+        world: World, monkeypatch: pytest.MonkeyPatch, facet_chunks: list[int],
+        failure: Exception) -> None:
+    fill(world)
+    alone = run_headers(world, monkeypatch, 0)
+    monkeypatch.setattr(workers, "pool", lambda: FailingPool(failure))
+    assert run_headers(world, monkeypatch, 2) == alone
+    assert facet_chunks == []

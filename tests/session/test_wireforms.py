@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
+from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -112,19 +114,24 @@ def test_a_message_renamed_meanwhile_is_answered_by_the_session(
 
     def compute_after_a_rename(paths: list[str],
                                wire: bool = True) -> list[wireforms.WireForms | None]:
-        # Another process sets a flag on the first message of each chunk
-        # before the worker opens it.
-        first = paths[0]
-        renamed = first.split(":2,")[0] + ":2,F"
-        os.rename(first, renamed)
-        try:
+        with flag_set_meanwhile(paths[0]):
             return real_compute(paths, wire)
-        finally:
-            os.rename(renamed, first)
     monkeypatch.setattr(wireforms, "compute", compute_after_a_rename)
     monkeypatch.setattr(workers, "pool", lambda: InlinePool())
     assert run(world, monkeypatch, 2) == alone
     assert len(small_chunks) == 35 - 12     # 12 chunks of 3 (35 messages): one each in the session
+
+
+@contextlib.contextmanager
+def flag_set_meanwhile(path: str) -> Iterator[None]:
+    """Another process sets a flag on a message (renames its file) while
+    a worker runs, and the test puts it back afterwards."""
+    renamed = path.split(":2,")[0] + ":2,D"
+    os.rename(path, renamed)
+    try:
+        yield
+    finally:
+        os.rename(renamed, path)
 
 
 class InlinePool:

@@ -458,16 +458,21 @@ class FolderCache:
         return found is not None and found.rfc822_size is not None
 
     def learned(self, base: str, file_size: int, mtime_ns: int, inode: int,
-                rfc822_size: int, envelope: bytes | None, bodystructure: bytes | None) -> None:
+                rfc822_size: int | None = None, envelope: bytes | None = None,
+                bodystructure: bytes | None = None) -> None:
         """What another process computed from a message file with this
         identity (see :mod:`postillion.imap.wireforms`); the caller calls
-        :meth:`changed`."""
+        :meth:`changed`.  The record also keeps the message's facets in
+        the file (only messages with a record keep theirs)."""
+        if not self._loaded:
+            self.ensure_loaded()
         with self._lock:
             found = self.records.get(base)
             if (found is None or found.file_size != file_size or found.mtime_ns != mtime_ns
                     or found.inode != inode):
                 found = self.records[base] = CachedMessage(file_size, mtime_ns, inode)
-            found.rfc822_size = rfc822_size
+            if rfc822_size is not None:
+                found.rfc822_size = rfc822_size
             if envelope is not None:
                 found.envelope = envelope
             if bodystructure is not None:

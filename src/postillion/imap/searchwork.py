@@ -10,8 +10,11 @@ back which matched.  The engine is the same code either way, so the
 answer is too.  A message a worker could not read (renamed or expunged
 meanwhile) comes back as such and is searched in the session as before.
 
-Header-only programs (SEARCH FROM ...) stay in the session: their values
-are cached per folder and are cheap the second time.
+The header values that SEARCH FROM, SORT and THREAD read (facets, cached
+per folder) are computed the same way the first time, when many messages
+lack them: the workers read each header block once and return the
+values, which go into the folder's search cache (and so into the cache
+file) before the engine runs; it then finds every value cached.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import asyncio
 import datetime
 import logging
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from postillion.imap import workers
 from postillion.imap.search import Program
@@ -32,15 +35,26 @@ from postillion.imap.search.evaluate import (
     MessageState,
     compile_program,
 )
-from postillion.imap.search.facets import FacetReader, SearchCache
+from postillion.imap.search.facets import (
+    Facet,
+    FacetReader,
+    SearchCache,
+    compute_facets,
+    facet_for_key,
+)
 from postillion.imap.search.maildirview import MaildirMessage
+from postillion.message.headers import read_header_block
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Messages for which the pool is worth using.
 MIN_MESSAGES = 2000
 #: Messages per task sent to a worker.
 CHUNK = 500
+#: Messages per task when only header values are computed.
+FACET_CHUNK = 1000
 
 
 class Candidate(NamedTuple):
@@ -71,6 +85,47 @@ def reads_content(question: Question) -> bool:
     return compile_program(question.program, question.limits()).cost >= CONTENT
 
 
+def _view(seq: int, uid: int, path: str, flags: frozenset[str]) -> MaildirMessage:
+    # INTERNALDATE is the file's mtime, as the session reports it.
+    stamp = os.stat(path).st_mtime_ns
+    return MaildirMessage(seq, uid, path, flags,
+                          datetime.datetime.fromtimestamp(stamp / 1e9, datetime.UTC))
+
+
+class FileFacets(NamedTuple):
+    """A worker's facet values of one message, with the file's identity."""
+
+    file_size: int
+    mtime_ns: int
+    inode: int
+    values: list[object]
+
+
+def facet_chunk(keys: Sequence[str],
+                items: Sequence[tuple[int, str]]) -> list[FileFacets | None]:
+    """The worker's task: the facets named by ``keys`` of each ``(uid,
+    path)``, from one read of its header block; None for a file it could
+    not read."""
+    facets = [facet_for_key(key) for key in keys]
+    if any(f is None for f in facets):
+        raise ValueError(f"unknown facet in {keys}")
+    known = [f for f in facets if f is not None]
+    out: list[FileFacets | None] = []
+    for uid, path in items:
+        try:
+            with open(path, "rb") as stream:
+                st = os.fstat(stream.fileno())
+                header = read_header_block(stream)
+            view = MaildirMessage(0, uid, path, frozenset(),
+                                  datetime.datetime.fromtimestamp(st.st_mtime_ns / 1e9,
+                                                                  datetime.UTC))
+            out.append(FileFacets(st.st_size, st.st_mtime_ns, st.st_ino,
+                                  compute_facets(known, header, view)))
+        except OSError:
+            out.append(None)
+    return out
+
+
 def search_chunk(question: Question,
                  candidates: Sequence[Candidate]) -> tuple[list[int], list[int]]:
     """The worker's task: the indexes of the candidates that match, and of
@@ -81,11 +136,7 @@ def search_chunk(question: Question,
     failed: list[int] = []
     for index, candidate in enumerate(candidates):
         try:
-            # INTERNALDATE is the file's mtime, as the session reports it.
-            stamp = os.stat(candidate.path).st_mtime_ns
-            view = MaildirMessage(candidate.seq, candidate.uid, candidate.path,
-                                  candidate.flags,
-                                  datetime.datetime.fromtimestamp(stamp / 1e9, datetime.UTC))
+            view = _view(candidate.seq, candidate.uid, candidate.path, candidate.flags)
             if test.run(MessageState(view, reader)):
                 matched.append(index)
         except OSError:
@@ -93,26 +144,37 @@ def search_chunk(question: Question,
     return matched, failed
 
 
-async def search(question: Question, candidates: Sequence[Candidate],
-                 pool: workers.Pool) -> tuple[list[int], list[int]] | None:
-    """The indexes of the candidates that match and of those the workers
-    could not read, in order; None when the pool failed (the caller
-    searches in-process)."""
+async def _in_chunks(pool: workers.Pool, task: Callable[..., T],
+                    calls: Iterable[tuple[object, ...]], what: str) -> list[T] | None:
+    """Run ``task`` once per argument tuple in the pool; the results in
+    order, or None when the pool failed (the caller works in-process)."""
     loop = asyncio.get_running_loop()
     futures = []
     try:
-        for at in range(0, len(candidates), CHUNK):
-            futures.append(loop.run_in_executor(pool, search_chunk, question,
-                                                candidates[at:at + CHUNK]))
-        results = await asyncio.gather(*futures)
-    except Exception as exc:  # the session searches instead
-        log.warning("imap SEARCH: worker processes failed (%r); searching in-process", exc)
+        for args in calls:
+            futures.append(loop.run_in_executor(pool, task, *args))
+        return list(await asyncio.gather(*futures))
+    except Exception as exc:  # the session does the work instead
+        log.warning("imap %s: worker processes failed (%r); working in-process", what, exc)
         if isinstance(exc, workers.BROKEN):
             workers.drop(pool)
         return None
     finally:
         for future in futures:
             future.cancel()
+
+
+async def search(question: Question, candidates: Sequence[Candidate],
+                 pool: workers.Pool) -> tuple[list[int], list[int]] | None:
+    """The indexes of the candidates that match and of those the workers
+    could not read, in order; None when the pool failed (the caller
+    searches in-process)."""
+    results = await _in_chunks(
+        pool, search_chunk,
+        ((question, candidates[at:at + CHUNK]) for at in range(0, len(candidates), CHUNK)),
+        "SEARCH")
+    if results is None:
+        return None
     matched: list[int] = []
     failed: list[int] = []
     for number, (found, lost) in enumerate(results):
@@ -120,6 +182,26 @@ async def search(question: Question, candidates: Sequence[Candidate],
         matched.extend(offset + i for i in found)
         failed.extend(offset + i for i in lost)
     return matched, failed
+
+
+async def facets(keys: Sequence[str], items: Sequence[tuple[int, str]],
+                 pool: workers.Pool) -> list[FileFacets | None] | None:
+    """The facets named by ``keys`` of each ``(uid, path)``, in order;
+    None when the pool failed (the engine computes them in the session)."""
+    results = await _in_chunks(
+        pool, facet_chunk,
+        ((tuple(keys), items[at:at + FACET_CHUNK]) for at in range(0, len(items), FACET_CHUNK)),
+        "SORT/THREAD/SEARCH")
+    if results is None:
+        return None
+    return [found for chunk in results for found in chunk]
+
+
+def missing_facets(cache: SearchCache, wanted: Sequence[Facet[object]],
+                   keys: Sequence[tuple[int, str]]) -> list[int]:
+    """Positions of the messages (by cache key) lacking any of ``wanted``."""
+    columns = [cache.column(f.key) for f in wanted]
+    return [i for i, key in enumerate(keys) if any(key not in c for c in columns)]
 
 
 def question(program: Program, *, max_seq: int, max_uid: int,

@@ -12,13 +12,21 @@ The engine is synchronous and may take seconds on a big folder (SEARCH
 TEXT reads every message); an asyncio session runs it in a worker thread.
 """
 
-from .evaluate import Program, search
-from .facets import SearchCache
-from .ordering import SORT_KEYS, THREAD_ALGORITHMS, UnknownThreadAlgorithm, sort, thread
+from .evaluate import Program, search, search_facets
+from .facets import Facet, SearchCache
+from .ordering import (
+    SORT_KEYS,
+    THREAD_ALGORITHMS,
+    UnknownThreadAlgorithm,
+    sort,
+    sort_facets,
+    thread,
+    thread_facets,
+)
 from .view import SUPPORTED_CHARSETS, BadCharset, MessageView, check_charset
 
 __all__ = [
-    "SORT_KEYS", "SUPPORTED_CHARSETS", "THREAD_ALGORITHMS", "BadCharset", "MessageView",
-    "Program", "SearchCache", "UnknownThreadAlgorithm", "check_charset", "search", "sort",
-    "thread",
+    "SORT_KEYS", "SUPPORTED_CHARSETS", "THREAD_ALGORITHMS", "BadCharset", "Facet",
+    "MessageView", "Program", "SearchCache", "UnknownThreadAlgorithm", "check_charset",
+    "search", "search_facets", "sort", "sort_facets", "thread", "thread_facets",
 ]

@@ -319,6 +319,16 @@ def make_limits(messages: Sequence[MessageView], *, charset: str | None,
     return Limits(max_seq, max_uid, saved_uids or frozenset(), charset, tz)
 
 
+def unnumbered_limits(charset: str | None) -> Limits:
+    """Limits for compiling a program only to learn what it reads."""
+    return Limits(0, 0, frozenset(), charset, None)
+
+
+def search_facets(program: Program, charset: str | None) -> list[Facet[object]]:
+    """The facets a SEARCH reads (raises BadCharset)."""
+    return list(dict.fromkeys(compile_program(program, unnumbered_limits(charset)).facets))
+
+
 def run_search(test: Test, messages: Sequence[V], reader: FacetReader) -> list[V]:
     if test is MATCH_ALL:  # SORT and THREAD over ALL: no state per message
         return list(messages)

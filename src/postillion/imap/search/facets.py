@@ -217,6 +217,25 @@ THREAD_HEADERS = Facet("thread", (b"message-id", b"references", b"in-reply-to", 
                        _thread_headers)
 
 
+def facet_for_key(key: str) -> Facet[object] | None:
+    """The facet a cache key names (a facet's functions cannot be sent to
+    another process; its key can)."""
+    if key.startswith("text:"):
+        return header_text_facet(key[5:].encode("latin-1"))  # type: ignore[return-value]
+    known: list[Facet[object]] = [*SORT_FACETS.values(), THREAD_HEADERS, SENT_DAY]  # type: ignore[list-item]
+    for facet in known:
+        if facet.key == key:
+            return facet
+    return None
+
+
+def compute_facets(facets: Sequence[Facet[object]], header: bytes,
+                   view: MessageView) -> list[object]:
+    """Several facets of one message from its header block, read once."""
+    fields = extract_fields(header, {name for f in facets for name in f.fields})
+    return [facet.compute(fields, view) for facet in facets]
+
+
 # ---------------------------------------------------------------- the cache
 
 CacheKey = tuple[int, str]

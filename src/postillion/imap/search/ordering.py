@@ -14,7 +14,7 @@ from postillion.message.threads import (
     thread_references,
 )
 
-from .evaluate import Program, V, compile_program, make_limits, run_search
+from .evaluate import Program, V, compile_program, make_limits, run_search, unnumbered_limits
 from .facets import (
     SENT_DATE,
     SORT_FACETS,
@@ -42,6 +42,20 @@ class SortCriterionLike(Protocol):
 
 class UnknownThreadAlgorithm(ValueError):
     """THREAD named an algorithm we do not implement (the session answers BAD)."""
+
+
+def sort_facets(criteria: Sequence[SortCriterionLike], program: Program,
+                charset: str | None) -> list[Facet[object]]:
+    """The facets a SORT reads (raises BadCharset)."""
+    test = compile_program(program, unnumbered_limits(charset))
+    wanted = [SORT_FACETS[c.key.upper()] for c in criteria if c.key.upper() in SORT_FACETS]
+    return list(dict.fromkeys([*test.facets, *wanted]))
+
+
+def thread_facets(program: Program, charset: str | None) -> list[Facet[object]]:
+    """The facets a THREAD reads (raises BadCharset)."""
+    test = compile_program(program, unnumbered_limits(charset))
+    return list(dict.fromkeys([*test.facets, THREAD_HEADERS, SENT_DATE]))  # type: ignore[list-item]
 
 
 def sort(criteria: Sequence[SortCriterionLike], program: Program,

@@ -128,12 +128,56 @@ async def _search_in_workers(session: Session, selected: SelectedMailbox,
     return [views[i] for i in matched]
 
 
+async def _facets_in_workers(selected: SelectedMailbox, views: list[SelectedMessageView],
+                             wanted: list[engine.Facet[object]]) -> None:
+    """The header values (facets) a command reads, computed by the worker
+    processes when many messages lack them (see
+    :mod:`postillion.imap.searchwork`); the engine then finds them cached."""
+    if not wanted or len(views) < searchwork.MIN_MESSAGES or workers.count() == 0:
+        return
+    cache = _cache(selected)
+
+    def plan() -> tuple[list[int], list[tuple[int, str]]] | None:
+        todo = searchwork.missing_facets(cache, wanted, [v.cache_key for v in views])
+        if len(todo) < searchwork.MIN_MESSAGES:
+            return None
+        return todo, [(views[i].uid, selected.path_of(views[i].entry)) for i in todo]
+
+    planned = await asyncio.to_thread(plan)
+    pool = workers.pool() if planned is not None else None
+    if planned is None or pool is None:
+        return
+    todo, items = planned
+    results = await searchwork.facets([f.key for f in wanted], items, pool)
+    if results is None:
+        return
+
+    def keep() -> None:
+        columns = [cache.column(f.key) for f in wanted]
+        learned = 0
+        for i, found in zip(todo, results, strict=True):
+            if found is None:
+                continue  # the engine reads it, following a rename
+            view = views[i]
+            # A record for the file: facets are saved for messages with one.
+            selected.cache.learned(view.entry.base, found.file_size, found.mtime_ns,
+                                   found.inode)
+            for column, value in zip(columns, found.values, strict=True):
+                column.setdefault(view.cache_key, value)
+            learned += 1
+        cache.note_computed(learned)
+
+    await asyncio.to_thread(keep)
+
+
 async def search(session: Session, cmd: commands.Search) -> r.TaggedResponse:
     selected = _selected(session)
     views = _views(selected)
     try:
         found = await _search_in_workers(session, selected, views, cmd)
         if found is None:
+            await _facets_in_workers(selected, views,
+                                     engine.search_facets(cmd.keys, cmd.charset))
             found = await asyncio.to_thread(
                 lambda: engine.search(cmd.keys, views, charset=cmd.charset,
                                       max_seq=len(selected.messages), max_uid=selected.max_uid,
@@ -156,6 +200,8 @@ async def sort(session: Session, cmd: commands.Sort) -> r.TaggedResponse:
     selected = _selected(session)
     views = _views(selected)
     try:
+        await _facets_in_workers(selected, views,
+                                 engine.sort_facets(cmd.criteria, cmd.keys, cmd.charset))
         found = await asyncio.to_thread(
             lambda: engine.sort(cmd.criteria, cmd.keys, views, charset=cmd.charset,
                                 max_seq=len(selected.messages), max_uid=selected.max_uid,
@@ -176,6 +222,7 @@ async def thread(session: Session, cmd: commands.Thread) -> r.TaggedResponse:
     selected = _selected(session)
     views = _views(selected)
     try:
+        await _facets_in_workers(selected, views, engine.thread_facets(cmd.keys, cmd.charset))
         forest = await asyncio.to_thread(
             lambda: engine.thread(cmd.algorithm, cmd.keys, views, charset=cmd.charset,
                                   uid=cmd.uid, orderedsubject_as_chain=True,
