@@ -24,7 +24,6 @@ the work done in-process.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -107,7 +106,7 @@ class Precomputed:
     """The chunks of one FETCH, sent to the pool a few ahead of the answer
     and consumed in order."""
 
-    def __init__(self, cache: FolderCache, pool: concurrent.futures.ProcessPoolExecutor,
+    def __init__(self, cache: FolderCache, pool: workers.Pool,
                  chunks: list[_Chunk], ahead: int) -> None:
         self._cache = cache
         self._pool = pool
