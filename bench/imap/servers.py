@@ -218,6 +218,10 @@ class Postillion(Server):
     def __init__(self, user: RunAs) -> None:
         super().__init__(user)
         self.python, self.python_env = python_for(user)
+        # POSTILLION_* settings of the benchmark's own environment (e.g.
+        # POSTILLION_WORKER_PROCESSES=0) reach the servers it starts.
+        self.python_env.update((k, v) for k, v in os.environ.items()
+                               if k.startswith("POSTILLION_"))
         self.settings = courier_settings()
 
     def version(self) -> str:

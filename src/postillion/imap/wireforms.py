@@ -167,13 +167,13 @@ def missing(cache: FolderCache, entries: Sequence[MessageEntry],
             if not known(entry.base)]
 
 
-def start(cache: FolderCache, todo: Sequence[tuple[int, str, str]],
-          wire: bool) -> Precomputed | None:
-    """Send ``todo`` (from :func:`missing`) to the worker pool, on the event
-    loop; None when too few messages are missing to be worth it."""
+async def start(cache: FolderCache, todo: Sequence[tuple[int, str, str]],
+                wire: bool) -> Precomputed | None:
+    """Send ``todo`` (from :func:`missing`) to the worker pool; None when
+    too few messages are missing to be worth it, or there is no pool."""
     if len(todo) < MIN_MESSAGES:
         return None
-    pool = workers.pool()
+    pool = await asyncio.to_thread(workers.pool)  # the first call starts the workers
     if pool is None:
         return None
     chunks = [_Chunk(part[0][0], [base for _i, base, _p in part], [p for _i, _b, p in part],

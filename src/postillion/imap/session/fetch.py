@@ -339,7 +339,7 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
         todo = await asyncio.to_thread(wireforms.missing, selected.cache,
                                        [entry for _seq, entry in wanted], selected.path_of,
                                        wire)
-        precomputed = wireforms.start(selected.cache, todo, wire)
+        precomputed = await wireforms.start(selected.cache, todo, wire)
     try:
         for start in range(0, len(wanted), BATCH):
             batch = wanted[start:start + BATCH]

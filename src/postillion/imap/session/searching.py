@@ -107,7 +107,7 @@ async def _search_in_workers(session: Session, selected: SelectedMailbox,
                                    saved_uids=session.saved_search, charset=cmd.charset)
     if not searchwork.reads_content(question):
         return None
-    pool = workers.pool()
+    pool = await asyncio.to_thread(workers.pool)
     if pool is None:
         return None
     candidates = await asyncio.to_thread(
@@ -144,7 +144,7 @@ async def _facets_in_workers(selected: SelectedMailbox, views: list[SelectedMess
         return todo, [(views[i].uid, selected.path_of(views[i].entry)) for i in todo]
 
     planned = await asyncio.to_thread(plan)
-    pool = workers.pool() if planned is not None else None
+    pool = await asyncio.to_thread(workers.pool) if planned is not None else None
     if planned is None or pool is None:
         return
     todo, items = planned
@@ -172,7 +172,7 @@ async def _facets_in_workers(selected: SelectedMailbox, views: list[SelectedMess
 
 async def search(session: Session, cmd: commands.Search) -> r.TaggedResponse:
     selected = _selected(session)
-    views = _views(selected)
+    views = await asyncio.to_thread(_views, selected)  # 100,000 objects: not on the loop
     try:
         found = await _search_in_workers(session, selected, views, cmd)
         if found is None:
@@ -198,7 +198,7 @@ def _thread_sort_allowed(session: Session) -> None:
 async def sort(session: Session, cmd: commands.Sort) -> r.TaggedResponse:
     _thread_sort_allowed(session)
     selected = _selected(session)
-    views = _views(selected)
+    views = await asyncio.to_thread(_views, selected)  # 100,000 objects: not on the loop
     try:
         await _facets_in_workers(selected, views,
                                  engine.sort_facets(cmd.criteria, cmd.keys, cmd.charset))
@@ -220,7 +220,7 @@ async def thread(session: Session, cmd: commands.Thread) -> r.TaggedResponse:
     if not session.has_capability("THREAD=" + cmd.algorithm):
         raise CommandFailed(f"Unknown THREAD algorithm {cmd.algorithm}.", r.CLIENTBUG)
     selected = _selected(session)
-    views = _views(selected)
+    views = await asyncio.to_thread(_views, selected)  # 100,000 objects: not on the loop
     try:
         await _facets_in_workers(selected, views, engine.thread_facets(cmd.keys, cmd.charset))
         forest = await asyncio.to_thread(
