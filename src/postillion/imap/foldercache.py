@@ -131,7 +131,12 @@ class CachedMessage:
 
     @property
     def internaldate(self) -> datetime.datetime:
-        return datetime.datetime.fromtimestamp(self.mtime_ns / 1e9, datetime.UTC)
+        return internaldate_of(self.mtime_ns)
+
+
+def internaldate_of(mtime_ns: int) -> datetime.datetime:
+    """INTERNALDATE of a message file: its mtime, as Courier reports it."""
+    return datetime.datetime.fromtimestamp(mtime_ns / 1e9, datetime.UTC)
 
 
 _LITERAL_HEAD = re.compile(rb"\{([0-9]{1,9})\}\Z")

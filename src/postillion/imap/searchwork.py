@@ -20,7 +20,6 @@ file) before the engine runs; it then finds every value cached.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
 from postillion.imap import workers
+from postillion.imap.foldercache import internaldate_of
 from postillion.imap.search import Program
 from postillion.imap.search.evaluate import (
     CONTENT,
@@ -85,11 +85,9 @@ def reads_content(question: Question) -> bool:
     return compile_program(question.program, question.limits()).cost >= CONTENT
 
 
-def _view(seq: int, uid: int, path: str, flags: frozenset[str]) -> MaildirMessage:
-    # INTERNALDATE is the file's mtime, as the session reports it.
-    stamp = os.stat(path).st_mtime_ns
-    return MaildirMessage(seq, uid, path, flags,
-                          datetime.datetime.fromtimestamp(stamp / 1e9, datetime.UTC))
+def _view(seq: int, uid: int, path: str, flags: frozenset[str], mtime_ns: int) -> MaildirMessage:
+    """A message file as the engine sees it; INTERNALDATE as the session's."""
+    return MaildirMessage(seq, uid, path, flags, internaldate_of(mtime_ns))
 
 
 class FileFacets(NamedTuple):
@@ -116,9 +114,7 @@ def facet_chunk(keys: Sequence[str],
             with open(path, "rb") as stream:
                 st = os.fstat(stream.fileno())
                 header = read_header_block(stream)
-            view = MaildirMessage(0, uid, path, frozenset(),
-                                  datetime.datetime.fromtimestamp(st.st_mtime_ns / 1e9,
-                                                                  datetime.UTC))
+            view = _view(0, uid, path, frozenset(), st.st_mtime_ns)
             out.append(FileFacets(st.st_size, st.st_mtime_ns, st.st_ino,
                                   compute_facets(known, header, view)))
         except OSError:
@@ -136,7 +132,8 @@ def search_chunk(question: Question,
     failed: list[int] = []
     for index, candidate in enumerate(candidates):
         try:
-            view = _view(candidate.seq, candidate.uid, candidate.path, candidate.flags)
+            view = _view(candidate.seq, candidate.uid, candidate.path, candidate.flags,
+                         os.stat(candidate.path).st_mtime_ns)
             if test.run(MessageState(view, reader)):
                 matched.append(index)
         except OSError:

@@ -370,15 +370,16 @@ def move_new_to_cur(folder_dir: str) -> list[tuple[str, str]]:
 def open_cur(folder_dir: str) -> Iterator[int | None]:
     """A descriptor of the folder's ``cur/`` for a run of :func:`set_flags`
     (None when it cannot be opened: the renames then go by path)."""
+    fd: int | None
     try:
         fd = os.open(os.path.join(folder_dir, CUR), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
-        yield None
-        return
+        fd = None
     try:
         yield fd
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 def set_flags(folder_dir: str, filename: str, flags: str, *,

@@ -270,11 +270,6 @@ class SearchCache:
         """Messages of the fullest column."""
         return max((len(c) for c in list(self.columns.values())), default=0)
 
-    @staticmethod
-    def key_of(view: MessageView) -> CacheKey:
-        # The base name survives flag changes (":2,S" -> ":2,RS").
-        return view.cache_key
-
     def column(self, key: str) -> Column:
         """The values of facet kind ``key`` (loaded on first use)."""
         found = self.columns.get(key)
@@ -298,7 +293,7 @@ class SearchCache:
 
     def prune(self, live: Sequence[MessageView]) -> None:
         """Forget messages that are not in ``live``."""
-        keep = {self.key_of(view) for view in live}
+        keep = {view.cache_key for view in live}
         for column in list(self.columns.values()):
             for key in [k for k in list(column) if k not in keep]:
                 column.pop(key, None)
@@ -335,7 +330,7 @@ class FacetReader:
         self._cache.note_computed()
 
     def reader_for(self, view: MessageView) -> MessageFacets:
-        return MessageFacets(view, SearchCache.key_of(view), self)
+        return MessageFacets(view, view.cache_key, self)
 
     def values(self, facets: Sequence[Facet[object]],
                views: Sequence[MessageView]) -> list[list[object]]:

@@ -44,12 +44,17 @@ class UnknownThreadAlgorithm(ValueError):
     """THREAD named an algorithm we do not implement (the session answers BAD)."""
 
 
+def _criterion_facets(criteria: Sequence[SortCriterionLike]) -> dict[str, Facet[object]]:
+    """The facet of each criterion that has one (not ARRIVAL, SIZE), by key word."""
+    words = (c.key.upper() for c in criteria)
+    return {word: SORT_FACETS[word] for word in words if word in SORT_FACETS}
+
+
 def sort_facets(criteria: Sequence[SortCriterionLike], program: Program,
                 charset: str | None) -> list[Facet[object]]:
     """The facets a SORT reads (raises BadCharset)."""
     test = compile_program(program, unnumbered_limits(charset))
-    wanted = [SORT_FACETS[c.key.upper()] for c in criteria if c.key.upper() in SORT_FACETS]
-    return list(dict.fromkeys([*test.facets, *wanted]))
+    return list(dict.fromkeys([*test.facets, *_criterion_facets(criteria).values()]))
 
 
 def thread_facets(program: Program, charset: str | None) -> list[Facet[object]]:
@@ -77,16 +82,14 @@ def sort(criteria: Sequence[SortCriterionLike], program: Program,
     limits = make_limits(messages, charset=charset, max_seq=max_seq, max_uid=max_uid,
                          saved_uids=saved_uids, tz=tz)
     test = compile_program(program, limits)
-    wanted = [SORT_FACETS[c.key.upper()] for c in criteria if c.key.upper() in SORT_FACETS]
+    wanted = _criterion_facets(criteria)
     if cache is None:
         cache = SearchCache()
     cache.tidy(messages)
-    reader = FacetReader(cache, [*test.facets, *wanted])
+    reader = FacetReader(cache, [*test.facets, *wanted.values()])
     matched = sorted(run_search(test, messages, reader), key=lambda view: view.seq)
     order = list(range(len(matched)))
-    facet_words = [c.key.upper() for c in criteria if c.key.upper() in SORT_FACETS]
-    facet_values = dict(zip(facet_words,
-                            reader.values([SORT_FACETS[w] for w in facet_words], matched),
+    facet_values = dict(zip(wanted, reader.values(list(wanted.values()), matched),
                             strict=True))
     for criterion in reversed(criteria):
         word = criterion.key.upper()

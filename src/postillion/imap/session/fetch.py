@@ -335,7 +335,8 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
     heavy = any(a.name in _NEEDS_DATA or a.section is not None for a in cmd.attributes)
     precomputed = None
     wire = any(a.name in ("ENVELOPE", "BODYSTRUCTURE") for a in cmd.attributes)
-    if wire or any(a.name == "RFC822.SIZE" for a in cmd.attributes):
+    if len(wanted) >= wireforms.MIN_MESSAGES and (
+            wire or any(a.name == "RFC822.SIZE" for a in cmd.attributes)):
         todo = await asyncio.to_thread(wireforms.missing, selected.cache,
                                        [entry for _seq, entry in wanted], selected.path_of,
                                        wire)
