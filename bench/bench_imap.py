@@ -147,6 +147,10 @@ async def run(args: argparse.Namespace) -> Table:
     for name, reason in skipped.items():
         table.set("(not run)", "", name, reason)
     groups = set(args.only.split(",")) if args.only else set(GROUPS)
+    words = [w.strip().upper() for w in args.commands.split(",") if w.strip()]
+    chosen = [c for c in COMMANDS if not words or any(w in c.label.upper() for w in words)]
+    if not chosen:
+        raise SystemExit(f"bench_imap: no command row matches {args.commands!r}")
 
     log(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"servers run as {user.name}")
@@ -165,8 +169,8 @@ async def run(args: argparse.Namespace) -> Table:
         for server in servers:
             if "commands" in groups:
                 result = await command_timings(server, master, work, args.runs, args.timeout,
-                                               args.command_limit, log)
-                for label in ["SELECT", *(c.label for c in COMMANDS)]:
+                                               args.command_limit, log, chosen)
+                for label in ["SELECT", *(c.label for c in chosen)]:
                     for phase, values in (("cold", result.cold), ("warm", result.warm)):
                         key = f"{tag} {label} {phase}"
                         if label in values:
@@ -311,6 +315,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="runs per command (median)")
     parser.add_argument("--servers", default="postillion,dovecot,courier,pymap")
     parser.add_argument("--only", default="", help=f"comma list of {', '.join(GROUPS)}")
+    parser.add_argument("--commands", default="",
+                        help="only the command rows whose label contains one of these "
+                             "comma-separated words (e.g. SORT,THREAD)")
     parser.add_argument("--appends", type=int, default=200, help="messages APPENDed")
     parser.add_argument("--logins", type=int, default=300, help="LOGINs over TCP")
     parser.add_argument("--login-concurrency", type=int, default=4)

@@ -126,7 +126,8 @@ class CommandResult:
 
 async def command_timings(server: Server, master: Path, work: Path, runs: int,
                           timeout: float, limit: float,
-                          log: Callable[[str], None]) -> CommandResult:
+                          log: Callable[[str], None],
+                          commands: list[Command] | None = None) -> CommandResult:
     """Cold: a fresh copy (no uiddb, index or cache) and a new server process,
     SELECT, then the command.  Warm: a new process on that same copy (its
     indexes and caches now exist), SELECT, the command.  Medians over runs."""
@@ -134,7 +135,7 @@ async def command_timings(server: Server, master: Path, work: Path, runs: int,
     warm: dict[str, list[float]] = {"SELECT": []}
     failures: dict[str, str] = {}
     home = work / f"home-{server.name}"
-    for command in COMMANDS:
+    for command in COMMANDS if commands is None else commands:
         # -FLAGS has something to remove only after +FLAGS; before the warm
         # run, each STORE gets back the state its cold run started from.
         prelude = "STORE 1:* +FLAGS.SILENT (\\Flagged)" if "-FLAGS" in command.text else None

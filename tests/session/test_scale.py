@@ -146,15 +146,39 @@ def test_damaged_cache_is_rebuilt_silently(world: World,
     assert len(cache.records) == 24
 
 
-def _hostile_facets(path: str) -> None:
-    """Replace the facets section of a cache file (docs/cache.md, version
-    3) with columns of the wrong types and shapes, keeping its CRC right."""
+HEADER = struct.Struct("<11sHIQIQIQI")   # docs/cache.md, version 4
+
+
+def replace_section(path: str, which: int, section: bytes) -> None:
+    """Put ``section`` in place of section ``which`` (0 records, 1 facets,
+    2 orders) of a cache file, with its length and CRC right."""
     with open(path, "rb") as f:
         data = f.read()
-    header = struct.Struct("<11sHIQIQI")
-    magic, version, uidvalidity, rec_len, rec_crc, _fac_len, _fac_crc = header.unpack_from(data)
-    records = data[header.size:header.size + rec_len]
-    section = data[header.size + rec_len:]
+    magic, version, uidvalidity, *sizes = HEADER.unpack_from(data)
+    sections, pos = [], HEADER.size
+    for n in range(3):
+        length = sizes[2 * n]
+        sections.append(data[pos:pos + length])
+        pos += length
+    sections[which] = section
+    head = HEADER.pack(magic, version, uidvalidity,
+                       *(v for s in sections for v in (len(s), zlib.crc32(s))))
+    with open(path, "wb") as f:
+        f.write(head + b"".join(sections))
+
+
+def read_section(path: str, which: int) -> bytes:
+    with open(path, "rb") as f:
+        data = f.read()
+    sizes = HEADER.unpack_from(data)[3:]
+    start = HEADER.size + sum(sizes[2 * n] for n in range(which))
+    return data[start:start + sizes[2 * which]]
+
+
+def _hostile_facets(path: str) -> None:
+    """Replace the facets section of a cache file with columns of the
+    wrong types and shapes, keeping its CRC right."""
+    section = read_section(path, 1)
     count, names_len = struct.unpack_from("<II", section)
     keys_part = section[8:8 + 4 * count + names_len]
     wrong = {
@@ -170,10 +194,7 @@ def _hostile_facets(path: str) -> None:
     parts = [section[:8], keys_part, struct.pack("<H", len(columns))]
     for name, value in columns:
         parts += [struct.pack("<H", len(name)), name, struct.pack("<I", len(value)), value]
-    facets = b"".join(parts)
-    with open(path, "wb") as f:
-        f.write(header.pack(magic, version, uidvalidity, rec_len, rec_crc, len(facets),
-                            zlib.crc32(facets)) + records + facets)
+    replace_section(path, 1, b"".join(parts))
 
 
 def test_hostile_wire_values_are_not_trusted(world: World) -> None:

@@ -53,17 +53,21 @@ log = logging.getLogger(__name__)
 CACHE_NAME = "postillion.cache"
 MAGIC = b"PSTLNCACHE\n"
 # 2: ENVELOPE address lists without spaces (wire values changed);
-# 3: two sections, facets kept by column.
-VERSION = 3
-# magic, version, uidvalidity, records length, records CRC-32,
-# facets length, facets CRC-32
-_HEADER = struct.Struct("<11sHIQIQI")
+# 3: two sections, facets kept by column; 4: a third section, saved orders.
+VERSION = 4
+# magic, version, uidvalidity, then per section (records, facets, orders)
+# its length and CRC-32
+_HEADER = struct.Struct("<11sHIQIQIQI")
 # a section's entry count and the length of its NUL-separated base names
 _SECTION = struct.Struct("<II")
 # file size, mtime_ns, inode, RFC822.SIZE (-1 unknown), lengths of
 # envelope and bodystructure (-1 absent)
 _RECORD = struct.Struct("<QqQqii")
-_RECORDS, _FACETS = 0, 1
+_RECORDS, _FACETS, _ORDERS = 0, 1, 2
+#: Saved orders (SORT and THREAD answers over a whole folder) kept.
+ORDERS_KEPT = 16
+#: The digest that names the set of messages an order is of.
+ORDER_DIGEST_SIZE = 16
 _ABSENT = -1
 #: Unsaved records after which a save is worth its cost.
 SAVE_AFTER_CHANGES = 256
@@ -360,6 +364,37 @@ def _facets_section(keys: Sequence[CacheKey], columns: dict[str, bytes]) -> byte
     return b"".join(parts)
 
 
+def _parse_orders(data: bytes) -> OrderedDict[str, tuple[bytes, bytes]]:
+    """The saved orders of an orders section: key -> (digest, data)."""
+    (count,) = struct.unpack_from("<H", data, 0)
+    pos = 2
+    orders: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
+    for _n in range(count):
+        (key_len,) = struct.unpack_from("<H", data, pos)
+        key = data[pos + 2:pos + 2 + key_len].decode("ascii")
+        pos += 2 + key_len
+        digest = data[pos:pos + ORDER_DIGEST_SIZE]
+        pos += ORDER_DIGEST_SIZE
+        (data_len,) = struct.unpack_from("<I", data, pos)
+        payload = data[pos + 4:pos + 4 + data_len]
+        pos += 4 + data_len
+        if len(digest) != ORDER_DIGEST_SIZE or len(payload) != data_len:
+            raise ValueError("orders section too short")
+        orders[key] = (digest, payload)
+    if pos != len(data):
+        raise ValueError("orders section length does not add up")
+    return orders
+
+
+def _orders_section(orders: OrderedDict[str, tuple[bytes, bytes]]) -> bytes:
+    parts = [struct.pack("<H", len(orders))]
+    for key, (digest, payload) in orders.items():
+        name = key.encode("ascii")
+        parts += [struct.pack("<H", len(name)), name, digest,
+                  struct.pack("<I", len(payload)), payload]
+    return b"".join(parts)
+
+
 # ---------------------------------------------------------------- the cache
 
 class FolderCache:
@@ -379,6 +414,10 @@ class FolderCache:
         # has asked for yet, still encoded.
         self._facet_keys: list[CacheKey] = []
         self._facet_raw: dict[str, bytes] = {}
+        # Saved orders: key -> (digest of the message set, encoded order);
+        # see :mod:`postillion.imap.savedorders`.
+        self._orders: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
+        self._orders_read = False
         self._unsaved = 0
         self._first_unsaved = 0.0
         self._last_save = -SAVE_MIN_INTERVAL
@@ -417,7 +456,9 @@ class FolderCache:
                 self.records.clear()
                 self._search.clear()
                 self._facet_keys, self._facet_raw = [], {}
-                self._loaded = self._facets_read = True   # the file is of the old folder
+                self._orders.clear()
+                # The file is of the old folder.
+                self._loaded = self._facets_read = self._orders_read = True
                 self.uidvalidity = uidvalidity
                 self._touch(1)
 
@@ -564,6 +605,47 @@ class FolderCache:
                     encoded[key] = data
         return keys, encoded
 
+    # ------------------------------------------------------------ saved orders
+
+    def saved_order(self, key: str, digest: bytes) -> bytes | None:
+        """The order saved under ``key`` for the message set named by
+        ``digest`` (see :mod:`postillion.imap.savedorders`), or None."""
+        with self._lock:
+            self._read_orders()
+            found = self._orders.get(key)
+            if found is None or found[0] != digest:
+                return None
+            self._orders.move_to_end(key)
+            return found[1]
+
+    def keep_order(self, key: str, digest: bytes, data: bytes) -> None:
+        """Save an order (the least recently used beyond
+        :data:`ORDERS_KEPT` are dropped)."""
+        if len(digest) != ORDER_DIGEST_SIZE:
+            raise ValueError("bad order digest")
+        key.encode("ascii")
+        with self._lock:
+            self._read_orders()
+            self._orders[key] = (digest, data)
+            self._orders.move_to_end(key)
+            while len(self._orders) > ORDERS_KEPT:
+                self._orders.popitem(last=False)
+            self._touch(1)
+
+    def _read_orders(self) -> None:
+        if self._orders_read:
+            return
+        self._orders_read = True
+        if not self.persistent:
+            return
+        try:
+            self._orders = _parse_orders(self._read_section(_ORDERS))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
+            log.info("folder cache %s: saved orders unusable (%s)", self.path, exc)
+            self._orders = OrderedDict()
+
     # ------------------------------------------------------------ file
 
     def ensure_loaded(self) -> None:
@@ -592,18 +674,22 @@ class FolderCache:
             if len(head) < _HEADER.size:
                 raise ValueError("short header")
             (magic, version, file_uidvalidity, records_len, records_crc, facets_len,
-             facets_crc) = _HEADER.unpack(head)
+             facets_crc, orders_len, orders_crc) = _HEADER.unpack(head)
             if magic != MAGIC or version != VERSION:
                 raise ValueError("another format or version")
             wanted = self._expected if self._expected is not None else (
                 self.uidvalidity if self._read_any else None)
             if wanted is not None and file_uidvalidity != wanted:
                 raise ValueError("UIDVALIDITY changed")
-            if os.fstat(f.fileno()).st_size != _HEADER.size + records_len + facets_len:
+            if os.fstat(f.fileno()).st_size != (_HEADER.size + records_len + facets_len
+                                                 + orders_len):
                 raise ValueError("sections do not add up to the file")
             if which == _FACETS:
                 f.seek(_HEADER.size + records_len)
                 length, crc = facets_len, facets_crc
+            elif which == _ORDERS:
+                f.seek(_HEADER.size + records_len + facets_len)
+                length, crc = orders_len, orders_crc
             else:
                 length, crc = records_len, records_crc
             data = f.read(length)
@@ -646,15 +732,18 @@ class FolderCache:
         records = _records_section(self.records)
         keys, columns = self._facet_columns()
         facets = _facets_section(keys, columns)
+        self._read_orders()
+        orders = _orders_section(self._orders)
         head = _HEADER.pack(MAGIC, VERSION, self.uidvalidity, len(records),
-                            zlib.crc32(records), len(facets), zlib.crc32(facets))
+                            zlib.crc32(records), len(facets), zlib.crc32(facets),
+                            len(orders), zlib.crc32(orders))
         tmp = os.path.join(self.folder_dir, "tmp",
                            new_unique_name("_postillioncache").tmp_name())
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600)
         try:
             try:
-                for chunk in (head, records, facets):
+                for chunk in (head, records, facets, orders):
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fd, view):]

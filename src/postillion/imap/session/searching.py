@@ -8,12 +8,13 @@ import asyncio
 import datetime
 from typing import TYPE_CHECKING
 
+from postillion.imap import savedorders, searchwork, workers
 from postillion.imap import search as engine
-from postillion.imap import searchwork, workers
 from postillion.imap.protocol import commands
 from postillion.imap.protocol import responses as r
 from postillion.imap.selected import MessageEntry, SelectedMailbox
 from postillion.message.headers import read_header_block
+from postillion.message.threads import ThreadNode
 
 from .errors import CommandFailed
 
@@ -195,24 +196,91 @@ def _thread_sort_allowed(session: Session) -> None:
         raise CommandFailed("THREAD and SORT are disabled on this server.", r.CANNOT)
 
 
+class _WholeFolder:
+    """A SORT or THREAD over every message of the session's view (program
+    ``ALL``, no ghost): its answer may be saved and given again (see
+    :mod:`postillion.imap.savedorders`)."""
+
+    def __init__(self, selected: SelectedMailbox, key: str) -> None:
+        self.cache = selected.cache
+        self.key = key
+        self.uids = [m.uid for m in selected.messages]
+        self.digest = savedorders.set_digest(self.uids)
+
+    def saved(self) -> bytes | None:
+        return self.cache.saved_order(self.key, self.digest)
+
+    def keep(self, data: bytes) -> None:
+        self.cache.keep_order(self.key, self.digest, data)
+
+    def numbers(self, uid: bool) -> list[int]:
+        """The answer's number of each position: UID or sequence number."""
+        return self.uids if uid else list(range(1, len(self.uids) + 1))
+
+
+def _whole_folder(selected: SelectedMailbox, keys: tuple[object, ...],
+                  key: str | None) -> _WholeFolder | None:
+    if key is None or selected.ghosts or not savedorders.is_whole_folder(keys):
+        return None
+    return _WholeFolder(selected, key)
+
+
+def _saved_sort(selected: SelectedMailbox, cmd: commands.Sort
+                ) -> tuple[_WholeFolder | None, list[int] | None]:
+    whole = _whole_folder(selected, cmd.keys, savedorders.sort_key(cmd.criteria))
+    if whole is None:
+        return None, None
+    data = whole.saved()
+    positions = None if data is None else savedorders.decode_sort(data, len(whole.uids))
+    if positions is None:
+        return whole, None
+    numbers = whole.numbers(cmd.uid)
+    return whole, [numbers[p] for p in positions]
+
+
 async def sort(session: Session, cmd: commands.Sort) -> r.TaggedResponse:
     _thread_sort_allowed(session)
     selected = _selected(session)
-    views = await asyncio.to_thread(_views, selected)  # 100,000 objects: not on the loop
     try:
-        await _facets_in_workers(selected, views,
-                                 engine.sort_facets(cmd.criteria, cmd.keys, cmd.charset))
-        found = await asyncio.to_thread(
-            lambda: engine.sort(cmd.criteria, cmd.keys, views, charset=cmd.charset,
-                                max_seq=len(selected.messages), max_uid=selected.max_uid,
-                                cache=_cache(selected), saved_uids=session.saved_search))
+        wanted = engine.sort_facets(cmd.criteria, cmd.keys, cmd.charset)
+        whole, answer = await asyncio.to_thread(_saved_sort, selected, cmd)
+        if answer is None:
+            views = await asyncio.to_thread(_views, selected)  # 100,000 objects
+            await _facets_in_workers(selected, views, wanted)
+            found = await asyncio.to_thread(
+                lambda: engine.sort(cmd.criteria, cmd.keys, views, charset=cmd.charset,
+                                    max_seq=len(selected.messages), max_uid=selected.max_uid,
+                                    cache=_cache(selected), saved_uids=session.saved_search))
+            answer = [v.uid if cmd.uid else v.seq for v in found]
+            if whole is not None:  # no ghost: a message's position is its seq - 1
+                whole.keep(savedorders.encode_sort([v.seq - 1 for v in found]))
     except engine.BadCharset as exc:
         raise _bad_charset(exc) from exc
     except ValueError as exc:
         raise CommandFailed(str(exc), r.CLIENTBUG) from exc
     _note_computed(selected)
-    await session.send(r.SortData(tuple(v.uid if cmd.uid else v.seq for v in found)))
+    await session.send(r.SortData(tuple(answer)))
     return r.TaggedResponse(cmd.tag, "OK", "SORT done.")
+
+
+def _saved_thread(selected: SelectedMailbox, cmd: commands.Thread
+                  ) -> tuple[_WholeFolder | None, list[ThreadNode] | None]:
+    whole = _whole_folder(selected, cmd.keys, savedorders.thread_key(cmd.algorithm))
+    if whole is None:
+        return None, None
+    data = whole.saved()
+    if data is None:
+        return whole, None
+    return whole, savedorders.decode_forest(data, whole.numbers(cmd.uid))
+
+
+def _keep_thread(whole: _WholeFolder, forest: list[ThreadNode], uid: bool) -> None:
+    if uid:
+        position_of = {u: i for i, u in enumerate(whole.uids)}.__getitem__
+    else:  # no ghost: a message's position is its seq - 1
+        def position_of(seq: int) -> int:
+            return seq - 1
+    whole.keep(savedorders.encode_forest(forest, position_of))
 
 
 async def thread(session: Session, cmd: commands.Thread) -> r.TaggedResponse:
@@ -220,14 +288,19 @@ async def thread(session: Session, cmd: commands.Thread) -> r.TaggedResponse:
     if not session.has_capability("THREAD=" + cmd.algorithm):
         raise CommandFailed(f"Unknown THREAD algorithm {cmd.algorithm}.", r.CLIENTBUG)
     selected = _selected(session)
-    views = await asyncio.to_thread(_views, selected)  # 100,000 objects: not on the loop
     try:
-        await _facets_in_workers(selected, views, engine.thread_facets(cmd.keys, cmd.charset))
-        forest = await asyncio.to_thread(
-            lambda: engine.thread(cmd.algorithm, cmd.keys, views, charset=cmd.charset,
-                                  uid=cmd.uid, orderedsubject_as_chain=True,
-                                  max_seq=len(selected.messages), max_uid=selected.max_uid,
-                                  cache=_cache(selected), saved_uids=session.saved_search))
+        wanted = engine.thread_facets(cmd.keys, cmd.charset)
+        whole, forest = await asyncio.to_thread(_saved_thread, selected, cmd)
+        if forest is None:
+            views = await asyncio.to_thread(_views, selected)  # 100,000 objects
+            await _facets_in_workers(selected, views, wanted)
+            forest = await asyncio.to_thread(
+                lambda: engine.thread(cmd.algorithm, cmd.keys, views, charset=cmd.charset,
+                                      uid=cmd.uid, orderedsubject_as_chain=True,
+                                      max_seq=len(selected.messages), max_uid=selected.max_uid,
+                                      cache=_cache(selected), saved_uids=session.saved_search))
+            if whole is not None:
+                await asyncio.to_thread(_keep_thread, whole, forest, cmd.uid)
     except engine.BadCharset as exc:
         raise _bad_charset(exc) from exc
     except engine.UnknownThreadAlgorithm as exc:
