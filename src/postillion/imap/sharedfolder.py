@@ -256,6 +256,12 @@ class SharedFolder:
         self._scan_took = time.monotonic() - self._scan_started
         return snap
 
+    def save_scan(self) -> None:
+        """Leave the folder's scan for the next process to open it with
+        (:func:`postillion.maildir.uiddb.save_scan`).  Synchronous."""
+        if not self.readonly:
+            uiddb.save_scan(self.folder_dir)
+
     def extend(self, added: uiddb.Added) -> Snapshot | None:
         """The snapshot with messages this process just added and numbered
         (:func:`uiddb.assign_added`) put at its end, without a scan; None

@@ -234,6 +234,27 @@ def listing_token(folder_dir: str) -> object:
     return _memo(folder_dir)
 
 
+def listing_stamps(folder_dir: str) -> tuple[DirStamp, DirStamp, float] | None:
+    """The ``new/`` and ``cur/`` stamps and start time of the remembered
+    listing of a folder, while it still describes the directories (they
+    show its stamps, and it started a clock tick after their last change);
+    else None."""
+    memo = _memo(folder_dir)
+    if memo is None:
+        return None
+    new, cur = (dir_stamp(os.path.join(folder_dir, NEW)),
+                dir_stamp(os.path.join(folder_dir, CUR)))
+    if (new, cur) != memo.stamps or new is None or cur is None \
+            or not stamps_trusted((new, cur), memo.listed_at):
+        return None
+    return new, cur, memo.listed_at
+
+
+def forget_listing(folder_dir: str) -> None:
+    """Drop the remembered listing of one folder: the next is read afresh."""
+    _remember(folder_dir, None)
+
+
 def forget_listings() -> None:
     """Drop every remembered listing (tests; memory)."""
     with _listings_lock:

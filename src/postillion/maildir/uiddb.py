@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from postillion.maildir import scanfile
 from postillion.maildir.errors import MailboxNotFound
 from postillion.maildir.filenames import base_name, flags_of, new_unique_name, size_from_name
 from postillion.maildir.folderlock import folder_lock
@@ -49,11 +50,15 @@ from postillion.maildir.folders import (
     CUR,
     NEW,
     MessageFile,
+    dir_stamp,
+    forget_listing,
     has_new_messages,
     list_message_files,
+    listing_stamps,
     listing_token,
     message_file,
     order_key,
+    stamps_trusted,
 )
 
 UIDDB = "courierimapuiddb"
@@ -332,7 +337,89 @@ def write_uiddb(folder_dir: str, db: UidDb, *, durable: bool = True,
     return True
 
 
-def _assign(folder_dir: str, readonly: bool) -> FolderScan:
+def _saved_scan(folder_dir: str) -> FolderScan | None:
+    """The scan another process saved (:mod:`postillion.maildir.scanfile`),
+    if the folder and its uid database are still exactly what it was made
+    from."""
+    saved = scanfile.read(folder_dir)
+    if saved is None or not _describes(folder_dir, saved.head):
+        return None
+    make = tuple.__new__
+    messages = []
+    bases = set()
+    # message_file(), inlined (100,000 messages), the size as saved.
+    for uid, name, size in zip(saved.uids, saved.names, saved.sizes, strict=True):
+        colon = name.rfind(":")
+        if colon < 0:
+            base, flags = name, ""
+        else:
+            base = name[:colon]
+            flags = name[colon + 3:] if name.startswith("2,", colon + 1) else ""
+        bases.add(base)
+        messages.append(make(ScannedMessage, (uid, name, CUR, flags, size if size >= 0 else None)))
+    if len(bases) != len(messages):
+        return None  # a base name twice: not a listing
+    return FolderScan(saved.head.uidvalidity, saved.head.nextuid, messages, False)
+
+
+def _describes(folder_dir: str, head: scanfile.ScanHeader) -> bool:
+    """Whether a saved scan was made from the folder as it is now."""
+    stamps = (dir_stamp(os.path.join(folder_dir, NEW)), dir_stamp(os.path.join(folder_dir, CUR)))
+    if stamps != (head.new_stamp, head.cur_stamp) or not stamps_trusted(stamps, head.listed_at):
+        return False
+    try:
+        return _file_stamp(os.stat(os.path.join(folder_dir, UIDDB))) == head.uiddb_stamp
+    except OSError:
+        return False
+
+
+def save_scan(folder_dir: str) -> bool:
+    """Save this process's scan of a folder for the next process to open it
+    with (:mod:`postillion.maildir.scanfile`), when it still describes the
+    folder: made from a listing the directories still show, started a
+    clock tick after their last change (else the folder is listed once
+    more), and from the uid database file now in place.  Call it when
+    leaving a folder; False when nothing was saved."""
+    if not os.path.isdir(os.path.join(folder_dir, CUR)) or has_new_messages(folder_dir):
+        return False  # new/ is for the next session to take (\Recent)
+    with folder_lock(folder_dir):
+        head = scanfile.read_header(folder_dir)
+        if head is not None and _describes(folder_dir, head):
+            return True  # the file holds the folder as it is already
+        key = (folder_dir, False)
+        for _attempt in range(2):
+            scan = _assign(folder_dir, False, move_new=False)
+            with _parsed_lock:
+                last = _scans.get(key)
+            listing = listing_stamps(folder_dir)
+            if (last is not None and listing is not None and not last.moved
+                    and last.token is listing_token(folder_dir)):
+                break
+            forget_listing(folder_dir)  # too young to be trusted: list again
+        else:
+            return False
+        parsed = _remembered(folder_dir)
+        if not isinstance(parsed, _Parsed) or parsed.db is not last.db \
+                or any(m[2] != CUR for m in scan.messages):
+            return False
+        new_stamp, cur_stamp, listed_at = listing
+        head = scanfile.ScanHeader(scan.uidvalidity, scan.nextuid, listed_at, new_stamp,
+                                   cur_stamp, parsed.stamp)
+        return scanfile.write(folder_dir, scanfile.SavedScan(
+            head, [m[0] for m in scan.messages],
+            [-1 if m[4] is None else m[4] for m in scan.messages],
+            [m[1] for m in scan.messages]))
+
+
+def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> FolderScan:
+    with _parsed_lock:
+        first_here = (folder_dir, readonly) not in _scans
+    if first_here:
+        # Nothing of this folder in this process yet: another process may
+        # have left exactly this scan behind.
+        saved = _saved_scan(folder_dir)
+        if saved is not None:
+            return saved
     old, known = _read_known(folder_dir)
     damaged_in_place = os.path.isdir(os.path.join(folder_dir, UIDDB))
     dirty = old is None
@@ -369,8 +456,10 @@ def _assign(folder_dir: str, readonly: bool) -> FolderScan:
         return last.result
     moved = False
     if not readonly:
+        # moved: the listing no longer shows the folder (or, not moved now,
+        # its new/ messages must be moved by the next scan): not reusable.
         moved = any(e[0] == NEW for e in files.values())
-        if moved:
+        if moved and move_new:
             files = _move_new(folder_dir, files)
     result = None
     if last is not None and not readonly:

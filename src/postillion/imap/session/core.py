@@ -32,6 +32,7 @@ from postillion.imap.protocol import (
 from postillion.imap.protocol import responses as r
 from postillion.imap.selected import SelectedMailbox, UidValidityChanged
 from postillion.imap.shared import Identity, SharedNamespace
+from postillion.imap.sharedfolder import SharedFolder
 from postillion.maildir import quota
 
 from . import capabilities
@@ -337,12 +338,13 @@ class Session:
         """Let go of a folder; the last session of the process to leave it
         writes its cache file, in the background (neither the next command
         nor a cancelled session waits for it; the executor finishes it)."""
-        if selected.shared is None:
+        shared = selected.shared
+        if shared is None:
             return
-        cache, last = selected.cache, selected.shared.users <= 1
+        last = shared.users <= 1
         selected.close()
         if last:
-            asyncio.get_running_loop().run_in_executor(None, _save, cache)
+            asyncio.get_running_loop().run_in_executor(None, _leave, shared)
 
 
 def _save(cache: FolderCache) -> None:
@@ -350,6 +352,16 @@ def _save(cache: FolderCache) -> None:
         cache.save(force=True)
     except Exception:
         log.exception("imap: folder cache of %s not saved", cache.folder_dir)
+
+
+def _leave(shared: SharedFolder) -> None:
+    """What the last session to leave a folder saves: its cache file and
+    its scan (for the next process's SELECT)."""
+    _save(shared.cache)
+    try:
+        shared.save_scan()
+    except Exception:
+        log.exception("imap: scan of %s not saved", shared.folder_dir)
 
 
 __all__ = ["Session", "SessionEnd", "commands"]
