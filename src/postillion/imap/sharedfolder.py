@@ -188,7 +188,10 @@ class SharedFolder:
         stamps = self._dir_stamps()
         if stamps != self._stamps:
             return False
-        present = [s for s in stamps if s is not None]
+        # The directories' times must be a clock tick older than the scan;
+        # the uid database (only ever replaced by rename) is the same file
+        # when its stamp is.
+        present = [s for s in stamps[:3] if s is not None]
         return folders.stamps_trusted(present, self._scan_wall)
 
     def refresh(self, asked_at: float | None = None, *, force: bool = False) -> Snapshot:
@@ -239,6 +242,12 @@ class SharedFolder:
                 claimed.add(base_name(new))
         scan = uiddb.scan_and_assign(self.folder_dir, readonly=self.readonly)
         kw = self._keywords(scan)
+        if scan.rewritten:
+            # The uid database this scan wrote is no news to anyone.
+            written = uiddb.known_stamp(self.folder_dir)
+            if written is not None:
+                ino, size, mtime_ns = written
+                stamps = (*stamps[:3], (mtime_ns, ino, size))
         # The stamps from before the scan: a change during it shows next time.
         self._stamps = stamps
         previous = self.snapshot

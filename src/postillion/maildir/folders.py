@@ -29,7 +29,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -108,16 +110,24 @@ def _listdir(path: str) -> list[str]:
         return []
 
 
+_LEADING_DIGITS = re.compile(r"[0-9]*")
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
+
+
 def order_key(filename: str) -> tuple[int, bytes]:
     """Courier's file-name order (imapscanclient's fnamcmp).
 
     First the leading decimal number (the delivery time), then the bytes of
-    the base name: new messages get UIDs roughly in arrival order.
+    the base name: new messages get UIDs roughly in arrival order.  (A
+    regex and str.encode rather than a loop and os.fsencode: a first scan
+    of 100,000 messages sorts them all by this.)
     """
-    digits = 0
-    while digits < len(filename) and filename[digits].isdigit() and filename[digits].isascii():
-        digits += 1
-    return (int(filename[:digits]) if digits else 0, os.fsencode(base_name(filename)))
+    leading = _LEADING_DIGITS.match(filename)
+    digits = leading.group() if leading else ""
+    colon = filename.rfind(":")
+    base = filename if colon < 0 else filename[:colon]
+    return (int(digits) if digits else 0, base.encode(_FS_ENCODING, _FS_ERRORS))
 
 
 def _full_snapshot(folder_dir: str, names_new: list[str], names_cur: list[str],

@@ -35,6 +35,7 @@ import logging
 import operator
 import os
 import re
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -69,6 +70,9 @@ _ENTRY = re.compile(r"^[ \t]*+([0-9]+) [ \t]*+([^\n]+)$", re.MULTILINE)
 VERSION = 1
 # Courier's IMAP_EPOCH: UIDVALIDITY = time - IMAP_EPOCH keeps it 32-bit.
 IMAP_EPOCH = 1_000_000_000
+
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 log = logging.getLogger(__name__)
 _tmp_counter = itertools.count()
@@ -163,7 +167,8 @@ def _header(db: UidDb) -> bytes:
 
 
 def _entry_lines(entries: list[tuple[int, str]]) -> bytes:
-    return os.fsencode("".join(map("{0[0]} {0[1]}\n".format, entries)))
+    return "".join([f"{uid} {name}\n" for uid, name in entries]).encode(_FS_ENCODING,
+                                                                       _FS_ERRORS)
 
 
 # The last parse of each folder's file, by the file's (inode, size,
@@ -229,6 +234,14 @@ def _read_known(folder_dir: str) -> tuple[UidDb | None, dict[str, int]]:
     if found is None:
         return db, {base: uid for uid, base in db.entries}
     return db, _remember_parse(folder_dir, found, db)
+
+
+def known_stamp(folder_dir: str) -> FileStamp | None:
+    """``(inode, size, mtime_ns)`` of the folder's uid database as this
+    process last read or wrote it (None if it has not)."""
+    with _parsed_lock:
+        found = _parsed.get(folder_dir)
+    return None if found is None else found.stamp
 
 
 def _remembered(folder_dir: str) -> _Parsed | FileStamp | None:
