@@ -41,7 +41,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import ClassVar
 
 from postillion.imap.search import SearchCache
@@ -53,16 +53,20 @@ log = logging.getLogger(__name__)
 CACHE_NAME = "postillion.cache"
 MAGIC = b"PSTLNCACHE\n"
 # 2: ENVELOPE address lists without spaces (wire values changed);
-# 3: two sections, facets kept by column; 4: a third section, saved orders.
-VERSION = 4
+# 3: two sections, facets kept by column; 4: a third section, saved orders;
+# 5: each record says where its wire forms are (records read one by one).
+VERSION = 5
 # magic, version, uidvalidity, then per section (records, facets, orders)
 # its length and CRC-32
 _HEADER = struct.Struct("<11sHIQIQIQI")
 # a section's entry count and the length of its NUL-separated base names
 _SECTION = struct.Struct("<II")
-# file size, mtime_ns, inode, RFC822.SIZE (-1 unknown), lengths of
-# envelope and bodystructure (-1 absent)
-_RECORD = struct.Struct("<QqQqii")
+# file size, mtime_ns, inode, RFC822.SIZE (-1 unknown), where its wire
+# forms start (from the start of the wire forms), lengths of envelope and
+# bodystructure (-1 absent)
+_RECORD = struct.Struct("<QqQqQii")
+_RFC822_AT = 24                  # offset of RFC822.SIZE in a record
+_LENGTHS_AT = 40                 # offset of the two lengths
 _RECORDS, _FACETS, _ORDERS = 0, 1, 2
 #: Saved orders (SORT and THREAD answers over a whole folder) kept.
 ORDERS_KEPT = 16
@@ -84,8 +88,8 @@ ENV_SWITCH = "POSTILLION_FOLDER_CACHE"
 class CachedMessage:
     """What the cache knows of one message file."""
 
-    __slots__ = ("_bodystructure", "_envelope", "_unchecked", "file_size", "inode",
-                 "mtime_ns", "rfc822_size")
+    __slots__ = ("_bodystructure", "_envelope", "_source", "_unchecked", "file_size",
+                 "inode", "mtime_ns", "rfc822_size")
 
     def __init__(self, file_size: int, mtime_ns: int, inode: int,
                  rfc822_size: int | None = None) -> None:
@@ -95,13 +99,35 @@ class CachedMessage:
         self.rfc822_size = rfc822_size
         self._envelope: bytes | None = None       # wire form, see wire_cacheable
         self._bodystructure: bytes | None = None
-        # Wire forms read from the file are checked when first used, not
-        # when the file is loaded: a SEARCH or SORT in a new process then
-        # does not pay for checking 100,000 ENVELOPEs it never sends.
+        # Wire forms read from the file are cut out of it and checked when
+        # first used, not when the file is loaded: a FETCH FLAGS or a SORT
+        # in a new process does not copy and check 100,000 ENVELOPEs it
+        # never sends.  _source: (section bytes, start, envelope length,
+        # bodystructure length), lengths -1 for absent.
+        self._source: tuple[bytes, int, int, int] | None = None
         self._unchecked = False
+
+    def raw_wire(self) -> tuple[bytes | None, bytes | None]:
+        """ENVELOPE and BODYSTRUCTURE as kept, checked or not (for writing
+        them back: unchecked forms go back as read)."""
+        if self._source is None:
+            return self._envelope, self._bodystructure
+        data, start, env_len, bs_len = self._source
+        env_end = start + max(env_len, 0)
+        return (data[start:env_end] if env_len >= 0 else None,
+                data[env_end:env_end + bs_len] if bs_len >= 0 else None)
+
+    def has_wire_forms(self) -> bool:
+        """Both wire forms are kept (not yet checked, perhaps)."""
+        if self._source is not None:
+            return self._source[2] >= 0 and self._source[3] >= 0
+        return self._envelope is not None and self._bodystructure is not None
 
     def _check(self) -> None:
         self._unchecked = False
+        if self._source is not None:
+            self._envelope, self._bodystructure = self.raw_wire()
+            self._source = None
         if self._envelope is not None and not wire_cacheable(self._envelope):
             self._envelope = None
         if self._bodystructure is not None and not wire_cacheable(self._bodystructure):
@@ -116,6 +142,8 @@ class CachedMessage:
 
     @envelope.setter
     def envelope(self, wire: bytes | None) -> None:
+        if self._unchecked:
+            self._check()  # the other form is cut out of the file first
         self._envelope = wire
 
     @property
@@ -127,6 +155,8 @@ class CachedMessage:
 
     @bodystructure.setter
     def bodystructure(self, wire: bytes | None) -> None:
+        if self._unchecked:
+            self._check()
         self._bodystructure = wire
 
     def matches(self, st: os.stat_result) -> bool:
@@ -283,51 +313,102 @@ def _decode_names(data: bytes, count: int) -> list[str]:
     return names
 
 
-def _parse_records(data: bytes) -> dict[str, CachedMessage]:
-    count, names_len = _SECTION.unpack_from(data, 0)
-    table = _SECTION.size
-    names_at = table + count * _RECORD.size
-    pos = names_at + names_len
-    if pos > len(data):
-        raise ValueError("records section too short")
-    names = _decode_names(data[names_at:pos], count)
-    records: dict[str, CachedMessage] = {}
-    rows = _RECORD.iter_unpack(memoryview(data)[table:names_at])
-    for base, (file_size, mtime_ns, inode, rfc822, env_len, bs_len) in zip(names, rows,
-                                                                            strict=True):
+class _SavedRecords:
+    """The records section as read from the file: a record is decoded when
+    first asked for (:meth:`take`), so a command in a new process that
+    needs some of 100,000 records, or one field of each, does not build
+    them all.  Only the base names are decoded at once (into an index)."""
+
+    __slots__ = ("data", "index", "rows_at", "wire_at")
+
+    def __init__(self, data: bytes) -> None:
+        count, names_len = _SECTION.unpack_from(data, 0)
+        self.rows_at = _SECTION.size
+        names_at = self.rows_at + count * _RECORD.size
+        self.wire_at = names_at + names_len
+        if self.wire_at > len(data):
+            raise ValueError("records section too short")
+        names = _decode_names(data[names_at:self.wire_at], count)
+        self.index = dict(zip(names, range(count), strict=True))
+        if len(self.index) != count:
+            raise ValueError("a base name twice in the records")
+        self.data = data
+
+    def take(self, base: str) -> CachedMessage | None:
+        """The record of ``base``, decoded (and no longer in the index)."""
+        i = self.index.pop(base, None)
+        if i is None:
+            return None
+        file_size, mtime_ns, inode, rfc822, at, env_len, bs_len = _RECORD.unpack_from(
+            self.data, self.rows_at + i * _RECORD.size)
         rec = CachedMessage(file_size, mtime_ns, inode, rfc822 if rfc822 >= 0 else None)
-        if env_len >= 0:
-            rec._envelope = data[pos:pos + env_len]
-            pos += env_len
-            rec._unchecked = True
-        if bs_len >= 0:
-            rec._bodystructure = data[pos:pos + bs_len]
-            pos += bs_len
-            rec._unchecked = True
-        records[base] = rec
-    if pos != len(data):
-        raise ValueError("records section length does not add up")
-    return records
+        if env_len >= 0 or bs_len >= 0:
+            start = self.wire_at + at
+            if start + max(env_len, 0) + max(bs_len, 0) <= len(self.data):
+                rec._source = (self.data, start, env_len, bs_len)
+                rec._unchecked = True
+            # else: a damaged record; its wire forms are computed again
+        return rec
+
+    def _field(self, base: str, offset: int, layout: str) -> tuple[int, ...] | None:
+        i = self.index.get(base)
+        if i is None:
+            return None
+        return struct.unpack_from(layout, self.data, self.rows_at + i * _RECORD.size + offset)
+
+    def has_size(self, base: str) -> bool:
+        found = self._field(base, _RFC822_AT, "<q")
+        return found is not None and found[0] >= 0
+
+    def has_wire_forms(self, base: str) -> bool:
+        found = self._field(base, _LENGTHS_AT, "<ii")
+        return found is not None and found[0] >= 0 and found[1] >= 0
+
+    def rows(self) -> Iterator[tuple[str, tuple[int, int, int, int], bytes | None,
+                                     bytes | None]]:
+        """Each record not taken: base name, (file size, mtime_ns, inode,
+        RFC822.SIZE or -1), envelope and bodystructure as read."""
+        data, wire_at, rows_at = self.data, self.wire_at, self.rows_at
+        unpack = _RECORD.unpack_from
+        for base, i in self.index.items():
+            file_size, mtime_ns, inode, rfc822, at, env_len, bs_len = unpack(
+                data, rows_at + i * _RECORD.size)
+            start = wire_at + at
+            env_end = start + max(env_len, 0)
+            if env_end + max(bs_len, 0) > len(data):
+                env_len = bs_len = _ABSENT
+            yield (base, (file_size, mtime_ns, inode, rfc822),
+                   data[start:env_end] if env_len >= 0 else None,
+                   data[env_end:env_end + bs_len] if bs_len >= 0 else None)
 
 
-def _records_section(records: dict[str, CachedMessage]) -> bytes:
+def _records_section(records: dict[str, CachedMessage], saved: _SavedRecords | None) -> bytes:
     rows: list[bytes] = []
     wire: list[bytes] = []
+    names: list[str] = []
     pack = _RECORD.pack
-    items = list(records.items())
-    for _base, rec in items:
-        # Unchecked wire forms go back as read: checked when used.
-        env, bs = rec._envelope, rec._bodystructure
-        rows.append(pack(rec.file_size, rec.mtime_ns, rec.inode,
-                         -1 if rec.rfc822_size is None else rec.rfc822_size,
-                         _ABSENT if env is None else len(env),
+    at = 0
+
+    def add(base: str, fields: tuple[int, int, int, int], env: bytes | None,
+            bs: bytes | None) -> None:
+        nonlocal at
+        rows.append(pack(*fields, at, _ABSENT if env is None else len(env),
                          _ABSENT if bs is None else len(bs)))
-        if env is not None:
-            wire.append(env)
-        if bs is not None:
-            wire.append(bs)
-    names = _encode_names(base for base, _rec in items)
-    return b"".join([_SECTION.pack(len(items), len(names)), *rows, names, *wire])
+        for form in (env, bs):
+            if form is not None:
+                wire.append(form)
+                at += len(form)
+        names.append(base)
+
+    for base, rec in records.items():
+        # Unchecked wire forms go back as read: checked when used.
+        add(base, (rec.file_size, rec.mtime_ns, rec.inode,
+                   -1 if rec.rfc822_size is None else rec.rfc822_size), *rec.raw_wire())
+    if saved is not None:
+        for row in saved.rows():
+            add(*row)
+    encoded = _encode_names(names)
+    return b"".join([_SECTION.pack(len(names), len(encoded)), *rows, encoded, *wire])
 
 
 def _parse_facets(data: bytes) -> tuple[list[CacheKey], dict[str, bytes]]:
@@ -404,7 +485,10 @@ class FolderCache:
         self.folder_dir = folder_dir
         self.path = os.path.join(folder_dir, CACHE_NAME)
         self.persistent = persistent
-        self.records: dict[str, CachedMessage] = {}
+        # Records decoded or made in this process; the rest of those read
+        # from the file wait in _saved, decoded when first asked for.
+        self._records: dict[str, CachedMessage] = {}
+        self._saved: _SavedRecords | None = None
         self.uidvalidity = 0
         self._search = SearchCache(loader=self._saved_column)
         self._loaded = False                      # the records section read
@@ -453,7 +537,8 @@ class FolderCache:
         with self._lock:
             self._expected = uidvalidity
             if self._read_any and uidvalidity != self.uidvalidity:
-                self.records.clear()
+                self._records.clear()
+                self._saved = None
                 self._search.clear()
                 self._facet_keys, self._facet_raw = [], {}
                 self._orders.clear()
@@ -462,11 +547,40 @@ class FolderCache:
                 self.uidvalidity = uidvalidity
                 self._touch(1)
 
+    @property
+    def records(self) -> dict[str, CachedMessage]:
+        """Every record, all decoded (for inspection; commands look records
+        up one by one)."""
+        if not self._loaded:
+            self.ensure_loaded()
+        with self._lock:
+            saved, self._saved = self._saved, None
+            if saved is not None:
+                for base in list(saved.index):
+                    rec = saved.take(base)
+                    if rec is not None:
+                        self._records.setdefault(base, rec)
+            return self._records
+
+    def _lookup(self, base: str) -> CachedMessage | None:
+        found = self._records.get(base)
+        if found is None and self._saved is not None:
+            with self._lock:
+                found = self._records.get(base)
+                if found is None and self._saved is not None:
+                    found = self._saved.take(base)
+                    if found is not None:
+                        self._records[base] = found
+        return found
+
+    def _known(self, base: str) -> bool:
+        return base in self._records or (self._saved is not None and base in self._saved.index)
+
     def record(self, base: str, filename: str) -> CachedMessage | None:
         """The record of a message, if it may still describe its file."""
         if not self._loaded:
             self.ensure_loaded()
-        found = self.records.get(base)
+        found = self._lookup(base)
         if found is None:
             return None
         named = size_from_name(base)
@@ -479,10 +593,10 @@ class FolderCache:
         fstat): a fresh one when the file is not the one recorded."""
         if not self._loaded:
             self.ensure_loaded()
-        found = self.records.get(base)
+        found = self._lookup(base)
         if found is None or not found.matches(st):
             found = CachedMessage(st.st_size, st.st_mtime_ns, st.st_ino)
-            self.records[base] = found
+            self._records[base] = found
             self._touch(1)
         return found
 
@@ -492,16 +606,21 @@ class FolderCache:
         name's size, which :meth:`record` does when they are used)."""
         if not self._loaded:
             self.ensure_loaded()
-        found = self.records.get(base)
-        return (found is not None and found._envelope is not None
-                and found._bodystructure is not None)
+        found = self._records.get(base)
+        if found is not None:
+            return found.has_wire_forms()
+        saved = self._saved
+        return saved is not None and saved.has_wire_forms(base)
 
     def has_size(self, base: str) -> bool:
         """Whether RFC822.SIZE of a message is cached."""
         if not self._loaded:
             self.ensure_loaded()
-        found = self.records.get(base)
-        return found is not None and found.rfc822_size is not None
+        found = self._records.get(base)
+        if found is not None:
+            return found.rfc822_size is not None
+        saved = self._saved
+        return saved is not None and saved.has_size(base)
 
     def learned(self, base: str, file_size: int, mtime_ns: int, inode: int,
                 rfc822_size: int | None = None, envelope: bytes | None = None,
@@ -513,10 +632,10 @@ class FolderCache:
         if not self._loaded:
             self.ensure_loaded()
         with self._lock:
-            found = self.records.get(base)
+            found = self._lookup(base)
             if (found is None or found.file_size != file_size or found.mtime_ns != mtime_ns
                     or found.inode != inode):
-                found = self.records[base] = CachedMessage(file_size, mtime_ns, inode)
+                found = self._records[base] = CachedMessage(file_size, mtime_ns, inode)
             if rfc822_size is not None:
                 found.rfc822_size = rfc822_size
             if envelope is not None:
@@ -535,13 +654,20 @@ class FolderCache:
 
     def tidy(self, live: Iterable[str], count: int | None = None) -> None:
         """Forget messages no longer in the folder, once many have gone."""
-        if count is not None and len(self.records) <= count + 64:
+        saved = self._saved
+        held = len(self._records) + (len(saved.index) if saved is not None else 0)
+        if count is not None and held <= count + 64:
             return
         keep = set(live)
         with self._lock:
-            gone = [b for b in self.records if b not in keep]
+            gone = [b for b in self._records if b not in keep]
             for base in gone:
-                del self.records[base]
+                del self._records[base]
+            if saved is not None:
+                dropped = [b for b in saved.index if b not in keep]
+                for base in dropped:
+                    del saved.index[base]
+                gone += dropped
             if gone:
                 self._touch(len(gone))
 
@@ -590,8 +716,7 @@ class FolderCache:
         candidates = dict.fromkeys(self._facet_keys) if raw else {}
         for column in list(self._search.columns.values()):
             candidates.update(dict.fromkeys(column))
-        records = self.records
-        keys = [k for k in candidates if k[1] in records]
+        keys = [k for k in candidates if self._known(k[1])]
         encoded: dict[str, bytes] = {}
         if raw and keys == self._facet_keys:
             encoded.update(raw)
@@ -659,12 +784,12 @@ class FolderCache:
             if not self.persistent:
                 return
             try:
-                self.records = _parse_records(self._read_section(_RECORDS))
+                self._saved = _SavedRecords(self._read_section(_RECORDS))
             except FileNotFoundError:
                 pass
             except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
                 log.info("folder cache %s unusable (%s); rebuilding", self.path, exc)
-                self.records.clear()
+                self._saved = None
 
     def _read_section(self, which: int) -> bytes:
         """One section of the file, checked (raises ValueError when the
@@ -729,7 +854,7 @@ class FolderCache:
 
     def _write(self) -> None:
         self.ensure_loaded()
-        records = _records_section(self.records)
+        records = _records_section(self._records, self._saved)
         keys, columns = self._facet_columns()
         facets = _facets_section(keys, columns)
         self._read_orders()
