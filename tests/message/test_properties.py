@@ -15,8 +15,10 @@ from postillion.message import (
     section_content,
     to_crlf,
 )
-from postillion.message.crlf import crlf_chunks
+from postillion.message.crlf import crlf_chunks, crlf_length, line_count
 from postillion.message.decode import body_texts, decode_header
+from postillion.message.headers import Headers, header_bounds, iter_fields
+from postillion.message.mimeparse import _split_params, _split_params_escaped
 from postillion.message.sortkeys import base_subject_and_reply
 
 # Pieces that make the parser take its interesting paths.
@@ -92,3 +94,59 @@ def test_structure_sizes_match_sections(data: bytes) -> None:
             entity = target.children[n - 1]
         else:
             assert entity.body_size == len(body)
+
+
+def _entities(part: MimePart) -> list[MimePart]:
+    found = [part]
+    for child in part.children:
+        found += _entities(child)
+    if part.message is not None:
+        found += _entities(part.message)
+    return found
+
+
+# Messages that are MIME from the start, so that most are multiparts.
+_MIME_STARTS = [b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n",
+                b"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=C\r\n",
+                b"MIME-Version: 1.0\nContent-Type: message/rfc822\n\n", b""]
+_MIME_LINES = [b"--B\n", b"--B--\n", b"--C\r\n", b"--C--", b"\n", b"\r\n", b"\r", b"text",
+               b"Content-Type: multipart/alternative; boundary=C\n",
+               b"Content-Type: message/rfc822\n", b"MIME-Version: 1.0\n", b"Subject: x\n"]
+mime_mail = st.tuples(st.sampled_from(_MIME_STARTS),
+                      st.lists(st.sampled_from(_MIME_LINES), max_size=40).map(b"".join)
+                      ).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(mime_mail, st.booleans())
+def test_sizes_added_up_from_parts_are_the_scanned_sizes(data: bytes, lines_first: bool) -> None:
+    # A multipart's size is its parts' sizes plus what lies between them;
+    # counted lines and sizes are kept: all as if each range were scanned.
+    root = parse_message(data)
+    entities = _entities(root)
+    for part in entities if lines_first else ():
+        assert part.body_lines == line_count(data, part.body_start, part.end)
+    assert root.size == rfc822_size(data) == crlf_length(data)
+    for part in entities:
+        assert part.size == crlf_length(data, part.start, part.end)
+        assert part.body_size == crlf_length(data, part.body_start, part.end)
+        assert part.body_lines == line_count(data, part.body_start, part.end)
+
+
+@settings(max_examples=400, deadline=None)
+@given(mail, st.integers(0, 50))
+def test_header_parse_gives_the_fields_of_iter_fields(data: bytes, start: int) -> None:
+    end = header_bounds(data, min(start, len(data)))[0]
+    headers = Headers.parse(data, start, end)
+    reference = Headers(iter_fields(data, start, end))
+    assert headers.fields == reference.fields
+    for field in reference.fields:
+        assert headers.get(field.name) == reference.get(field.name)
+        assert headers.get_all(field.name) == reference.get_all(field.name)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b";", b'"', b"=", b"a", b" ", b"(", b"\xff"]), max_size=20)
+       .map(b"".join))
+def test_parameter_split_without_backslash_agrees(text: bytes) -> None:
+    assert _split_params(text) == _split_params_escaped(text)

@@ -2,7 +2,7 @@
 worker processes.
 
 A first ``FETCH 1:* (ENVELOPE BODYSTRUCTURE)`` over a big folder parses
-every message: about 0.2 ms each in Python, under one GIL.  When many
+every message: about 0.07 ms each in Python, under one GIL.  When many
 messages lack cached wire forms, the session hands their file paths to a
 pool of worker processes (one per CPU) in chunks, in order, and puts what
 comes back into the folder cache before the batch that needs it is
@@ -32,9 +32,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from postillion.imap import workers
 from postillion.imap.foldercache import FolderCache, wire_cacheable
-from postillion.imap.protocol import serializer
-from postillion.imap.protocol.fetchdata import body_value, envelope_value
-from postillion.imap.protocol.responses import Value
+from postillion.imap.protocol.fetchdata import body_wire, envelope_wire
 from postillion.message import body_structure, envelope_from_headers, parse_message
 from postillion.message.crlf import crlf_length
 
@@ -63,9 +61,25 @@ class WireForms(NamedTuple):
     bodystructure: bytes | None
 
 
-def _wire(value: Value) -> bytes | None:
-    wire = serializer.value(value)
+def _cacheable(wire: bytes) -> bytes | None:
     return wire if wire_cacheable(wire) else None
+
+
+def _read(path: str) -> tuple[os.stat_result, bytes]:
+    """A file's ``fstat`` and its bytes up to the end.  Plain descriptor
+    calls: a file object costs a few microseconds more per message, and
+    a worker reads thousands of files."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        data = os.read(fd, st.st_size)
+        while True:  # to the end, even of a file that grew meanwhile
+            more = os.read(fd, 65536)
+            if not more:
+                return st, data
+            data += more
+    finally:
+        os.close(fd)
 
 
 def compute(paths: Sequence[str], wire: bool = True) -> list[WireForms | None]:
@@ -74,9 +88,7 @@ def compute(paths: Sequence[str], wire: bool = True) -> list[WireForms | None]:
     out: list[WireForms | None] = []
     for path in paths:
         try:
-            with open(path, "rb") as stream:
-                st = os.fstat(stream.fileno())
-                data = stream.read()
+            st, data = _read(path)
             if not wire:
                 out.append(WireForms(st.st_size, st.st_mtime_ns, st.st_ino, crlf_length(data),
                                      None, None))
@@ -84,10 +96,12 @@ def compute(paths: Sequence[str], wire: bool = True) -> list[WireForms | None]:
             # One parse for both: the root entity's header block is the
             # one ENVELOPE reads (envelope() would parse it again).
             root = parse_message(data)
+            bodystructure = _cacheable(body_wire(body_structure(root)))
+            # After BODYSTRUCTURE, which counted the parts: root.size adds
+            # those up instead of scanning the whole file again.
             out.append(WireForms(
-                st.st_size, st.st_mtime_ns, st.st_ino, crlf_length(data),
-                _wire(envelope_value(envelope_from_headers(root.headers))),
-                _wire(body_value(body_structure(root), True))))
+                st.st_size, st.st_mtime_ns, st.st_ino, root.size,
+                _cacheable(envelope_wire(envelope_from_headers(root.headers))), bodystructure))
         except Exception:  # the session computes it again, and reports what fails
             out.append(None)
     return out

@@ -72,14 +72,21 @@ class HeaderField(NamedTuple):
     @property
     def value(self) -> bytes:
         """The value unfolded: line ends removed, whitespace kept, ends stripped."""
-        text = self.raw[self.value_start:]
-        return text.replace(b"\r\n", b"").replace(b"\n", b"").replace(b"\r", b"").strip()
+        # Every CR and LF goes (a CRLF pair, a bare LF, a lone CR alike).
+        return self.raw[self.value_start:].translate(None, b"\r\n").strip()
 
 
 # One field: its first line (whatever it starts with: a block's first line
 # starts a field even if it begins with white space), then every
 # continuation line, each line with its LF if it has one.
 _FIELD = re.compile(rb"[^\n]*\n?(?:[ \t][^\n]*\n?)*")
+# The same match as group 1, and as group 2 the first line up to and with
+# its first colon (empty for a line without colon): ``findall`` hands out
+# both as a tuple per field, without a match object each.
+_NAMED_FIELD = re.compile(rb"(([^\n:]*:)?[^\n]*\n?(?:[ \t][^\n]*\n?)*)")
+# A HeaderField made by tuple.__new__ directly: the named tuple's own
+# __new__ is a Python function, a call per field of every header block.
+_new_tuple = tuple.__new__
 
 
 def iter_fields(data: bytes, start: int = 0, end: int | None = None) -> Iterator[HeaderField]:
@@ -114,7 +121,31 @@ class Headers:
 
     @classmethod
     def parse(cls, data: bytes, start: int = 0, end: int | None = None) -> Headers:
-        return cls(iter_fields(data, start, end))
+        """The fields of ``data[start:end]``: what ``Headers(iter_fields(...))``
+        gives, in one loop (every message parse starts here)."""
+        if end is None:
+            end = len(data)
+        fields: list[HeaderField] = []
+        by_name: dict[bytes, list[HeaderField]] = {}
+        for raw, head in _NAMED_FIELD.findall(data, start, end):
+            if not head:
+                if raw:  # findall's last, empty match is no field
+                    fields.append(_new_tuple(HeaderField, (b"", raw, 0)))
+                continue
+            name = head[:-1].strip()
+            field = _new_tuple(HeaderField, (name, raw, len(head)))
+            fields.append(field)
+            if name:
+                lower = name.lower()
+                same = by_name.get(lower)
+                if same is None:
+                    by_name[lower] = [field]
+                else:
+                    same.append(field)
+        headers = cls.__new__(cls)
+        headers.fields = tuple(fields)
+        headers._by_name = by_name
+        return headers
 
     def get(self, name: bytes) -> bytes | None:
         """Unfolded value of the first field called ``name``, or None."""

@@ -9,6 +9,7 @@ where the RFCs leave room (see docs/message.md).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from .crlf import crlf_length, line_count
@@ -37,6 +38,26 @@ class ContentType:
 
 def _split_params(text: bytes) -> list[bytes]:
     """Split at semicolons that are not inside quotes."""
+    if b"\\" not in text:
+        # Without backslashes the quotes simply alternate: every other
+        # run between them is inside a quoted string (the usual
+        # ``boundary="..."``), and only the runs outside are split.
+        # Byte for byte what the loop below gives.
+        runs = text.split(b'"')
+        pieces = runs[0].split(b";")
+        for index in range(1, len(runs)):
+            if index % 2:
+                pieces[-1] += b'"' + runs[index]
+            else:
+                first, *rest = runs[index].split(b";")
+                pieces[-1] += b'"' + first
+                pieces += rest
+        return pieces
+    return _split_params_escaped(text)
+
+
+def _split_params_escaped(text: bytes) -> list[bytes]:
+    """:func:`_split_params` for text with backslashes, byte by byte."""
     pieces: list[bytes] = []
     current = bytearray()
     quoted = False
@@ -84,6 +105,8 @@ def _unquote(value: bytes) -> bytes:
     value = value.strip()
     if len(value) >= 2 and value[:1] == b'"':
         inner = value[1:-1] if value.endswith(b'"') else value[1:]
+        if b"\\" not in inner:
+            return inner
         out = bytearray()
         escaped = False
         for byte in inner:
@@ -116,11 +139,28 @@ def parse_value_with_params(value: bytes) -> tuple[bytes, tuple[tuple[bytes, byt
 def parse_content_type(value: bytes | None, default: ContentType) -> ContentType:
     if value is None:
         return default
+    if len(value) <= _CACHED_VALUE_LENGTH:
+        return _cached_content_type_value(value) or default
+    return _content_type_value(value) or default
+
+
+# A folder's messages share a few Content-Type values (``text/plain;
+# charset=utf-8``, ...): each is parsed once.  ContentType is immutable,
+# so sharing one is safe; multipart boundaries differ and just pass through.
+# Long (hostile) values are not kept.
+_CACHED_VALUE_LENGTH = 256
+
+
+def _content_type_value(value: bytes) -> ContentType | None:
+    """The ContentType of a field value, None when it names no type."""
     head, params = parse_value_with_params(value)
     if not head:
-        return default
+        return None
     main, _slash, sub = head.partition(b"/")
     return ContentType(main.strip(), sub.strip(), params)
+
+
+_cached_content_type_value = functools.lru_cache(maxsize=512)(_content_type_value)
 
 
 TEXT_PLAIN = ContentType(b"text", b"plain", ())
@@ -141,6 +181,10 @@ class MimePart:
     is_message: bool            # the header block is a whole message's (RFC 5322) header
     children: tuple[MimePart, ...] = ()       # parts of a multipart
     message: MimePart | None = None           # the message inside a message/rfc822
+    # body_size and body_lines once counted: counting is a scan of the
+    # body, and BODYSTRUCTURE asks for both (and RFC822.SIZE for the sum).
+    _body_size: int = field(default=-1, repr=False)
+    _body_lines: int = field(default=-1, repr=False)
 
     @property
     def is_multipart(self) -> bool:
@@ -169,11 +213,38 @@ class MimePart:
     # Sizes in the CRLF view, as IMAP reports them.
     @property
     def body_size(self) -> int:
-        return crlf_length(self.data, self.body_start, self.end)
+        if self._body_size < 0:
+            self._body_size = self._count_body_size()
+        return self._body_size
+
+    def _count_body_size(self) -> int:
+        """``crlf_length`` of the body, scanning each byte once for the
+        whole tree: CRLF lengths add up over ranges cut at line starts or
+        line ends, which is where parts begin and end."""
+        data, start, end = self.data, self.body_start, self.end
+        if end <= start:
+            return 0
+        if self.children:
+            # The parts' own sizes (BODYSTRUCTURE counts them anyway) and
+            # the delimiter lines around them.
+            size = 0
+            pos = start
+            for child in self.children:
+                size += crlf_length(data, pos, child.start) + child.size
+                pos = child.end
+            return size + crlf_length(data, pos, end)
+        if self.message is not None:
+            return self.message.size  # the inner message is the whole body
+        if data.find(b"\r", start, end) >= 0:
+            return crlf_length(data, start, end)
+        # No CR: every line end is a bare LF, one more octet each.
+        return end - start + self.body_lines
 
     @property
     def body_lines(self) -> int:
-        return line_count(self.data, self.body_start, self.end)
+        if self._body_lines < 0:
+            self._body_lines = line_count(self.data, self.body_start, self.end)
+        return self._body_lines
 
     @property
     def header_size(self) -> int:
@@ -181,7 +252,8 @@ class MimePart:
 
     @property
     def size(self) -> int:
-        return crlf_length(self.data, self.start, self.end)
+        """``crlf_length`` of the whole entity (RFC822.SIZE of a message)."""
+        return self.header_size + self.body_size
 
 
 def parse_message(data: bytes) -> MimePart:

@@ -43,13 +43,59 @@ def flag_list(flags: tuple[str, ...] | list[str]) -> bytes:
     return b"(" + b" ".join(_flag(f) for f in flags) + b")"
 
 
+# Bytes that a quoted string holds as they are: quotable, and neither
+# ``"`` nor ``\\`` (which :func:`wire.quoted` escapes).  Deleting them all
+# leaves nothing exactly when the string goes out as ``"..."`` unchanged,
+# whether or not the client enabled UTF8=ACCEPT (the set is ASCII).
+_PLAIN_QUOTED = bytes(sorted(set(range(1, 0x80)) - {0x0A, 0x0D, 0x22, 0x5C}))
+_MAX_QUOTED = wire.MAX_QUOTED_LENGTH
+
+
+def nstring(data: bytes | None, utf8: bool = False) -> bytes:
+    """``value(data, utf8)`` of None or bytes: NIL, a quoted string or a
+    literal."""
+    if data is None:
+        return b"NIL"
+    if len(data) <= _MAX_QUOTED and not data.translate(None, _PLAIN_QUOTED):
+        return b'"' + data + b'"'
+    return wire.string(data, utf8)
+
+
+def _list(items: tuple[r.Value, ...], utf8: bool) -> bytes:
+    """A parenthesized list.  An ENVELOPE or BODYSTRUCTURE is dozens of
+    nested tuples of plain strings, NILs and numbers: those are written
+    here without a call each; anything else goes through :func:`value`."""
+    out = []
+    for item in items:
+        kind = type(item)
+        if kind is bytes:
+            data = cast(bytes, item)
+            if len(data) <= _MAX_QUOTED and not data.translate(None, _PLAIN_QUOTED):
+                out.append(b'"' + data + b'"')
+            else:
+                out.append(wire.string(data, utf8))
+        elif item is None:
+            out.append(b"NIL")
+        elif kind is tuple:
+            out.append(_list(cast(tuple[r.Value, ...], item), utf8))
+        elif kind is r.Adjacent:
+            out.append(_adjacent(cast(r.Adjacent, item), utf8))
+        else:
+            out.append(value(item, utf8))
+    return b"(" + b" ".join(out) + b")"
+
+
+def _adjacent(item: r.Adjacent, utf8: bool) -> bytes:
+    return b"".join([_list(v, utf8) if type(v) is tuple else value(v, utf8)
+                     for v in item.items])
+
+
 def value(item: r.Value, utf8: bool = False) -> bytes:
     """A :data:`~.responses.Value` tree on the wire."""
-    # The common kinds first, by exact type: an ENVELOPE or BODYSTRUCTURE
-    # is dozens of nested tuples and strings, and this runs for each.
+    # The common kinds first, by exact type.
     kind = type(item)
     if kind is tuple:
-        return b"(" + b" ".join([value(v, utf8) for v in item]) + b")"  # type: ignore[union-attr]
+        return _list(cast(tuple[r.Value, ...], item), utf8)
     if kind is bytes or kind is str:
         return wire.string(item, utf8)  # type: ignore[arg-type]
     if item is None:
@@ -78,7 +124,7 @@ def value(item: r.Value, utf8: bool = False) -> bytes:
     if isinstance(item, tuple):
         return b"(" + b" ".join(value(v, utf8) for v in item) + b")"
     if isinstance(item, r.Adjacent):
-        return b"".join(value(v, utf8) for v in item.items)
+        return _adjacent(item, utf8)
     raise LocalProtocolError(f"cannot serialize {item!r}")
 
 
