@@ -92,6 +92,14 @@ class Session:
         self.writer.write(data)
         await self.writer.drain()
 
+    async def send_wire(self, data: bytes) -> None:
+        """Write responses already rendered (by the protocol's serializer
+        or the same bytes made by a faster path, in a worker thread)."""
+        if self._closed or not data:
+            return
+        self.writer.write(data)
+        await self.writer.drain()
+
     def write_now(self, responses: list[r.Response]) -> bool:
         """Write responses without waiting (IDLE pushes from the event loop);
         False when the client is not reading, so the caller must go the

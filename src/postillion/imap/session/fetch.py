@@ -6,7 +6,10 @@ batch is written with backpressure (``drain``) before the next is made.
 A whole message (``BODY[]``, ``RFC822``) bigger than
 :data:`STREAM_THRESHOLD` is never held in memory: its literal is copied
 from the file in chunks.  RFC822.SIZE, INTERNALDATE, ENVELOPE and
-BODYSTRUCTURE come from the folder cache when it has them.  Fetching a
+BODYSTRUCTURE come from the folder cache when it has them.  A FETCH of
+metadata only (UID, FLAGS, RFC822.SIZE, INTERNALDATE: a client's sync) is
+rendered straight to bytes in the worker thread, 1,024 messages a batch,
+without the general path's objects per item.  Fetching a
 body section without .PEEK sets \\Seen (read-write mailboxes only) and
 reports the new FLAGS in the same FETCH response.
 """
@@ -14,12 +17,13 @@ reports the new FLAGS in the same FETCH response.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import TYPE_CHECKING, BinaryIO
 
 from postillion.imap import wireforms
 from postillion.imap.foldercache import CachedMessage, wire_cacheable, wire_plain
-from postillion.imap.protocol import FetchAtt, commands, serializer
+from postillion.imap.protocol import FetchAtt, commands, serializer, wire
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol.fetchdata import (
     body_structure_item,
@@ -54,6 +58,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("postillion.imap")
 
 BATCH = 64
+#: Messages per batch of a FETCH of metadata only (see _metadata_batch).
+METADATA_BATCH = 1024
+#: Items answered from the folder's snapshot and cache alone: what a
+#: client asks of every message to synchronize.
+_METADATA = frozenset({"UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE"})
 #: Whole messages at least this big are streamed from the file.
 STREAM_THRESHOLD = 256 * 1024
 #: Bytes of a streamed message read (and written) at a time.
@@ -277,6 +286,47 @@ def _fetch_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]
     return out
 
 
+@functools.lru_cache(maxsize=1024)
+def _flags_wire(flags: tuple[str, ...]) -> bytes:
+    return b"FLAGS " + serializer.value(flags_item(flags).value)
+
+
+def _metadata_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
+                    names: list[str]) -> bytes:
+    """The FETCH responses of a batch that asks only for :data:`_METADATA`
+    items (``names``, in answer order), rendered straight to bytes: the
+    same bytes the general path gives (FetchItem, FetchData, serializer),
+    at a fraction of the cost per message of a FETCH 1:* over 100,000."""
+    out: list[bytes] = []
+    with_record = "RFC822.SIZE" in names or "INTERNALDATE" in names
+    for seq, entry in batch:
+        if selected.is_expunged(entry):
+            continue  # RFC 2180 4.1: the client learns of it with the EXPUNGE
+        parts: list[bytes] = []
+        # The cache record, looked up once for both size and date (what
+        # selected.size() and .internaldate() consult first).
+        record = selected.record(entry) if with_record else None
+        try:
+            for name in names:
+                if name == "UID":
+                    parts.append(b"UID %d" % entry.uid)
+                elif name == "FLAGS":
+                    parts.append(_flags_wire(selected.fetch_flags(entry)))
+                elif name == "RFC822.SIZE":
+                    size = record.rfc822_size if record is not None else None
+                    parts.append(b"RFC822.SIZE %d" % (selected.size(entry) if size is None
+                                                      else size))
+                else:
+                    parts.append(b"INTERNALDATE " + wire.date_time(
+                        record.internaldate if record is not None
+                        else selected.internaldate(entry)))
+        except MessageNotFound:
+            selected.mark_expunged(entry)
+            continue
+        out.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
+    return b"".join(out)
+
+
 def _crlf_chunk(stream: BinaryIO) -> bytes:
     """About STREAM_CHUNK bytes of the file in the CRLF view (b"" at the end)."""
     chunk = stream.read(STREAM_CHUNK)
@@ -341,6 +391,24 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
                                        [entry for _seq, entry in wanted], selected.path_of,
                                        wire)
         precomputed = await wireforms.start(selected.cache, todo, wire)
+    if all(a.name in _METADATA for a in cmd.attributes):
+        names = [a.name for a in cmd.attributes]
+        if cmd.uid and "UID" not in names:
+            names.insert(0, "UID")
+        try:
+            for start in range(0, len(wanted), METADATA_BATCH):
+                batch = wanted[start:start + METADATA_BATCH]
+                if precomputed is not None:
+                    await precomputed.ready_through(start + len(batch))
+                if len(batch) > 8:
+                    data = await asyncio.to_thread(_metadata_batch, selected, batch, names)
+                else:
+                    data = _metadata_batch(selected, batch, names)
+                await session.send_wire(data)
+        finally:
+            if precomputed is not None:
+                precomputed.cancel()
+        return r.TaggedResponse(cmd.tag, "OK", "FETCH completed.")
     try:
         for start in range(0, len(wanted), BATCH):
             batch = wanted[start:start + BATCH]
