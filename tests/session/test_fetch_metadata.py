@@ -1,6 +1,8 @@
-"""FETCH of metadata only (UID, FLAGS, RFC822.SIZE, INTERNALDATE) is
-rendered straight to bytes; what the client reads must be what the general
-path (FetchItem, FetchData, the serializer) gives, in every case."""
+"""FETCH of cached items only (UID, FLAGS, RFC822.SIZE, INTERNALDATE,
+ENVELOPE, BODYSTRUCTURE) is rendered straight to bytes; what the client
+reads must be what the general path (FetchItem, FetchData, the serializer)
+gives, in every case: values not cached yet, 8-bit header text for clients
+with and without UTF8=ACCEPT, ghosts, \\Recent."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 from postillion.imap.session import fetch as fetch_module
 
 from .harness import MemoryClient, World
-from .test_scale import MESSAGES, fill, forget_memory
+from .test_scale import MESSAGES, RAW_UTF8, fill, forget_memory
 
 COMMANDS = [
     "FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
@@ -25,13 +27,17 @@ COMMANDS = [
     "STORE 2 +FLAGS (\\Flagged $Junk custom)",
     "FETCH 1:* (FLAGS UID)",
     "FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])",   # mixed: general path
+    "FETCH 1:5 (ENVELOPE)",                       # computed (and cached) on the way
+    "FETCH 1:* (UID ENVELOPE BODYSTRUCTURE)",     # some cached, some not
+    "UID FETCH 1:* (BODYSTRUCTURE FLAGS ENVELOPE RFC822.SIZE)",   # all cached
 ]
 
 
-async def _session(world: World, gone: str | None) -> list[bytes]:
+async def _session(world: World, gone: str | None, utf8: bool) -> list[bytes]:
     client = MemoryClient(world.context(), preauth=world.accounts["paul"])
     await client.line()
-    out = await client.command("s SELECT INBOX")
+    out = await client.command("e ENABLE UTF8=ACCEPT") if utf8 else []
+    out += await client.command("s SELECT INBOX")
     if gone is not None:
         os.unlink(gone)  # expunged by another program: a ghost in this session
     for n, command in enumerate(COMMANDS):
@@ -41,12 +47,13 @@ async def _session(world: World, gone: str | None) -> list[bytes]:
     return out
 
 
-@pytest.mark.parametrize("with_ghost", [False, True], ids=["plain", "ghost"])
-def test_metadata_fetch_answers_as_the_general_path(world: World,
-                                                    monkeypatch: pytest.MonkeyPatch,
-                                                    with_ghost: bool) -> None:
+@pytest.mark.parametrize(("with_ghost", "utf8"), [(False, False), (True, False), (False, True)],
+                         ids=["plain", "ghost", "utf8"])
+def test_cached_items_fetch_answers_as_the_general_path(world: World,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        with_ghost: bool, utf8: bool) -> None:
     fill(world, 12)
-    for body in MESSAGES:
+    for body in [*MESSAGES, RAW_UTF8]:
         world.deliver(body, flags="RS")
     world.deliver(MESSAGES[1])     # in new/: \Recent for the session
     maildir = world.maildir()
@@ -60,12 +67,13 @@ def test_metadata_fetch_answers_as_the_general_path(world: World,
         forget_memory()
         cur = os.path.join(maildir, "cur")
         gone = os.path.join(cur, sorted(os.listdir(cur))[6]) if with_ghost else None
-        return asyncio.run(_session(world, gone))
+        return asyncio.run(_session(world, gone, utf8))
 
     fast = run()
     with monkeypatch.context() as m:
-        m.setattr(fetch_module, "_METADATA", frozenset())
+        m.setattr(fetch_module, "_CACHED_ITEMS", frozenset())
         general = run()
     assert fast == general
     assert sum(b" FETCH (UID " in line for line in fast) >= 16
     assert any(b"\\Recent" in line for line in fast)
+    assert sum(b"ENVELOPE (" in line for line in fast) >= 30
