@@ -77,3 +77,15 @@ def run_courier() -> Runner:
         return _run([courier_program(name), *map(str, args)], input, cwd, env)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _no_settling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process leaving a folder waits up to a quarter second for its last
+    change to be a clock tick old before saving its scan (see
+    postillion.maildir.uiddb.save_scan).  Tests change folders and leave
+    within milliseconds, thousands of times: they do not wait, unless a
+    test asks for it (tests/session/test_scanfile.py).  In-process only:
+    servers started as subprocesses wait as in production."""
+    from postillion.maildir import uiddb
+    monkeypatch.setattr(uiddb, "SETTLE_SECONDS", 0.0)

@@ -55,6 +55,7 @@ def test_cached_items_fetch_answers_as_the_general_path(world: World,
     fill(world, 12)
     for body in [*MESSAGES, RAW_UTF8]:
         world.deliver(body, flags="RS")
+    asyncio.run(_session(world, None, utf8))   # the uid database: one UIDVALIDITY for all runs
     world.deliver(MESSAGES[1])     # in new/: \Recent for the session
     maildir = world.maildir()
     kept = os.path.join(os.path.dirname(maildir), "kept")

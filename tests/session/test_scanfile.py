@@ -240,3 +240,19 @@ def test_new_mail_is_left_for_the_next_session_to_see_as_recent(world: World) ->
     forget_memory()
     lines = asyncio.run(_commands(world))
     assert b"* 1 RECENT\r\n" in lines
+
+
+def test_a_session_that_changes_flags_and_leaves_at_once_leaves_its_scan(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """STORE then LOGOUT: the folder changed a moment ago, so leaving waits
+    for a clock tick (uiddb.SETTLE_SECONDS) and lists it once more."""
+    monkeypatch.setattr(uiddb, "SETTLE_SECONDS", 0.25)
+    fill(world, 20)
+    asyncio.run(_commands(world, "STORE 1:* +FLAGS (\\Flagged)"))
+    assert os.path.exists(scan_path(world))
+    forget_memory()
+    with monkeypatch.context() as m:
+        forbid_reading_the_folder(m)
+        with_file = session(world)
+    assert with_file == without_scan_file(world)
+    assert sum(b" FETCH " in line and b"\\Flagged" in line for line in with_file) == 20

@@ -316,11 +316,18 @@ class SharedFolder:
             changed: list[int] = []
             replaced = False
             at = 0
+            keywords_in: dict[frozenset[str], bool] = {}   # per distinct flag set
             for entry in stored:
-                at = bisect.bisect_left(messages, entry.uid, at, key=_uid_of)
+                if not (at < len(messages) and messages[at].uid == entry.uid):
+                    # (A STORE over a range finds the next one right there.)
+                    at = bisect.bisect_left(messages, entry.uid, at, key=_uid_of)
+                flags = entry.flags
+                has_keywords = keywords_in.get(flags)
+                if has_keywords is None:
+                    has_keywords = keywords_in[flags] = any(not f.startswith("\\")
+                                                            for f in flags)
                 if at == len(messages) or messages[at].uid != entry.uid \
-                        or messages[at].base != entry.base \
-                        or any(not f.startswith("\\") for f in entry.flags):
+                        or messages[at].base != entry.base or has_keywords:
                     return None
                 old = messages[at]
                 if old.filename != entry.filename or old.flags != entry.flags:
@@ -328,6 +335,7 @@ class SharedFolder:
                     replaced = True
                     if old.flags != entry.flags:
                         changed.append(entry.uid)
+                at += 1  # the next UID is further on
             if not replaced:
                 return snap
             top = snap.messages[-1].uid if snap.messages else 0

@@ -49,6 +49,7 @@ from postillion.maildir.filenames import base_name, flags_of, new_unique_name, s
 from postillion.maildir.folderlock import folder_lock
 from postillion.maildir.folders import (
     CUR,
+    FINE_MTIME_SLACK,
     NEW,
     MessageFile,
     dir_stamp,
@@ -386,6 +387,22 @@ def _describes(folder_dir: str, head: scanfile.ScanHeader) -> bool:
         return False
 
 
+#: How long save_scan waits for a folder's last change to be a clock tick
+#: old (a client that STOREs and logs out leaves a folder changed a moment
+#: ago; a listing made then would not be believed).
+SETTLE_SECONDS = 0.25
+
+
+def _settle(folder_dir: str) -> None:
+    """Wait, up to :data:`SETTLE_SECONDS`, until ``new/`` and ``cur/``
+    changed last a clock tick ago (see :func:`stamps_trusted`)."""
+    stamps = [dir_stamp(os.path.join(folder_dir, sub)) for sub in (NEW, CUR)]
+    newest = max((s[0] for s in stamps if s is not None), default=0)
+    wait = newest / 1e9 + FINE_MTIME_SLACK - time.time()
+    if 0 < wait <= SETTLE_SECONDS:
+        time.sleep(wait + 0.005)
+
+
 def save_scan(folder_dir: str) -> bool:
     """Save this process's scan of a folder for the next process to open it
     with (:mod:`postillion.maildir.scanfile`), when it still describes the
@@ -395,12 +412,13 @@ def save_scan(folder_dir: str) -> bool:
     leaving a folder; False when nothing was saved."""
     if not os.path.isdir(os.path.join(folder_dir, CUR)) or has_new_messages(folder_dir):
         return False  # new/ is for the next session to take (\Recent)
+    _settle(folder_dir)
     with folder_lock(folder_dir):
         head = scanfile.read_header(folder_dir)
         if head is not None and _describes(folder_dir, head):
             return True  # the file holds the folder as it is already
         key = (folder_dir, False)
-        for _attempt in range(2):
+        for _attempt in range(3):
             scan = _assign(folder_dir, False, move_new=False)
             with _parsed_lock:
                 last = _scans.get(key)
@@ -408,7 +426,10 @@ def save_scan(folder_dir: str) -> bool:
             if (last is not None and listing is not None and not last.moved
                     and last.token is listing_token(folder_dir)):
                 break
-            forget_listing(folder_dir)  # too young to be trusted: list again
+            if listing is None:
+                forget_listing(folder_dir)  # too young to be trusted: list again
+            # else the scan was made from the listing before this one (a
+            # scan that had to list again): once more, from this listing.
         else:
             return False
         parsed = _remembered(folder_dir)

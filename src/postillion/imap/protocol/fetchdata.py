@@ -32,6 +32,13 @@ def _flags_item(flags: tuple[str, ...]) -> FetchItem:
         return FetchItem(b"FLAGS", tuple(Atom(f) for f in flags))  # fails when sent
 
 
+@functools.lru_cache(maxsize=1024)
+def flags_wire(flags: tuple[str, ...]) -> bytes:
+    """``FLAGS (...)`` as it goes on the wire in a FETCH response (raises
+    LocalProtocolError for a flag that is not an atom)."""
+    return b"FLAGS " + flag_list(flags)
+
+
 def uid_item(uid: int) -> FetchItem:
     return FetchItem(b"UID", uid)
 

@@ -18,7 +18,6 @@ reports the new FLAGS in the same FETCH response.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -31,6 +30,7 @@ from postillion.imap.protocol.fetchdata import (
     body_value,
     envelope_value,
     flags_item,
+    flags_wire,
     internaldate_item,
     section_item,
     size_item,
@@ -293,11 +293,6 @@ def _fetch_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]
     return out
 
 
-@functools.lru_cache(maxsize=1024)
-def _flags_wire(flags: tuple[str, ...]) -> bytes:
-    return b"FLAGS " + serializer.value(flags_item(flags).value)
-
-
 def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
                   atts: tuple[FetchAtt, ...], add_uid: bool, utf8: bool) -> bytes:
     """The FETCH responses of a batch that asks only for
@@ -323,7 +318,7 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
                 if name == "UID":
                     parts.append(b"UID %d" % entry.uid)
                 elif name == "FLAGS":
-                    parts.append(_flags_wire(selected.fetch_flags(entry)))
+                    parts.append(flags_wire(selected.fetch_flags(entry)))
                 elif name == "RFC822.SIZE":
                     size = record.rfc822_size if record is not None else None
                     parts.append(b"RFC822.SIZE %d" % (selected.size(entry) if size is None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from postillion.imap.protocol import commands
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol.commands import StoreMode
-from postillion.imap.protocol.fetchdata import flags_item, uid_item
+from postillion.imap.protocol.fetchdata import flags_wire
 from postillion.imap.selected import RECENT, SYSTEM_FLAGS, MessageEntry, SelectedMailbox
 from postillion.maildir import folders
 from postillion.maildir.errors import MessageNotFound
@@ -29,11 +29,14 @@ if TYPE_CHECKING:
 
 
 def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
-           cmd: commands.Store) -> list[r.Response]:
+           cmd: commands.Store) -> bytes:
+    """Store the flags (in a worker thread) and render the FETCH responses
+    owed, straight to bytes (what the serializer writes for FetchData of
+    UID and FLAGS items, at a fraction of its cost over 100,000 messages)."""
     given = frozenset(f for f in cmd.flags if f != RECENT
                       and (f.startswith("\\") or selected.use_keywords))
     rights = access.selected_rights(selected)
-    out: list[r.Response] = []
+    out: list[bytes] = []
     # The new flags of each distinct old set, worked out once: a folder's
     # messages share a few flag sets (sharedfolder.flagset), and the sets
     # made here are shared in turn by the messages that get them.
@@ -54,14 +57,14 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
                     continue
                 stored.append(entry)
             if not cmd.silent or selected.readonly:
-                flags = flags_item(selected.fetch_flags(entry))
+                flags = flags_wire(selected.fetch_flags(entry))
                 # UID first, as Courier's UID STORE answers.
-                items = (uid_item(entry.uid), flags) if cmd.uid else (flags,)
-                out.append(r.FetchData(seq, items))
+                out.append(b"* %d FETCH (UID %d %s)\r\n" % (seq, entry.uid, flags) if cmd.uid
+                           else b"* %d FETCH (%s)\r\n" % (seq, flags))
     # The shared snapshot takes this session's own renames: the sync after
     # the command need not scan the folder to learn them back.
     selected.note_stored(stored)
-    return out
+    return b"".join(out)
 
 
 def _new_flags(old: frozenset[str], given: frozenset[str], mode: StoreMode,
@@ -100,7 +103,7 @@ async def store(session: Session, cmd: commands.Store) -> r.TaggedResponse:
                                r.UntaggedStatus("OK", "Limited",
                                                 r.PermanentFlags(selected.permanent_flags())))
     found = await asyncio.to_thread(_apply, selected, pairs, cmd)
-    await session.send(*found)
+    await session.send_wire(found)
     return r.TaggedResponse(cmd.tag, "OK", "STORE completed.")
 
 
