@@ -118,3 +118,28 @@ def test_text_search_matches_the_normalized_text(texts: list[str], raw_needle: s
     assert lazy.contains(needle) == expected
     assert lazy.contains(needle) == expected  # again, from the kept texts
     assert lazy.contains("ab ab") == any("ab ab" in normalize(t) for t in texts)
+
+
+@settings(max_examples=150, deadline=None)
+@given(mailboxes(), keys())
+def test_one_facet_tests_answer_as_the_state_per_message_path(
+        views: list[FakeMessage], key: SearchKey) -> None:
+    """A program decided by one facet value (SEARCH FROM x) is run over the
+    facet's column (Test.on_value); without that shortcut, each message's
+    state runs the same test: the same messages."""
+    from dataclasses import replace
+
+    from postillion.imap.search import evaluate
+
+    fast = [v.seq for v in search((key,), views)]
+    original = evaluate.compile_program
+
+    def without_shortcut(*args: object, **kwargs: object) -> evaluate.Test:
+        return replace(original(*args, **kwargs), on_value=None)  # type: ignore[arg-type]
+
+    evaluate.compile_program = without_shortcut  # type: ignore[assignment]
+    try:
+        slow = [v.seq for v in search((key,), views)]
+    finally:
+        evaluate.compile_program = original
+    assert fast == slow

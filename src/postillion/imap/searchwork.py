@@ -197,8 +197,11 @@ async def facets(keys: Sequence[str], items: Sequence[tuple[int, str]],
 def missing_facets(cache: SearchCache, wanted: Sequence[Facet[object]],
                    keys: Sequence[tuple[int, str]]) -> list[int]:
     """Positions of the messages (by cache key) lacking any of ``wanted``."""
-    columns = [cache.column(f.key) for f in wanted]
-    return [i for i, key in enumerate(keys) if any(key not in c for c in columns)]
+    missing: set[int] = set()
+    for facet in wanted:
+        column = cache.column(facet.key)
+        missing.update([i for i, key in enumerate(keys) if key not in column])
+    return sorted(missing)
 
 
 def question(program: Program, *, max_seq: int, max_uid: int,

@@ -153,6 +153,10 @@ class Test:
     cost: int
     run: Predicate
     facets: tuple[Facet[object], ...] = ()
+    #: For a test that looks at one facet value and nothing else: the
+    #: same test on the value (run_search then reads the facet's column
+    #: in one pass instead of building a state per message).
+    on_value: Callable[[object], bool] | None = None
 
 
 def _always(state: MessageState) -> bool:
@@ -198,11 +202,13 @@ def _text_test(key: TextKey, limits: Limits) -> Test:
 
 
 def _header_test(facet: Facet[str | None], needle: str) -> Test:
-    def run(state: MessageState) -> bool:
-        text = state.facet(facet)
+    def matches(text: object) -> bool:
         # An empty string matches every message that has the field.
-        return text is not None and needle in text
-    return Test(HEADER, run, (facet,))  # type: ignore[arg-type]
+        return text is not None and needle in text  # type: ignore[operator]
+
+    def run(state: MessageState) -> bool:
+        return matches(state.facet(facet))
+    return Test(HEADER, run, (facet,), matches)  # type: ignore[arg-type]
 
 
 def _date_test(key: DateKey, limits: Limits) -> Test:
@@ -332,6 +338,11 @@ def search_facets(program: Program, charset: str | None) -> list[Facet[object]]:
 def run_search(test: Test, messages: Sequence[V], reader: FacetReader) -> list[V]:
     if test is MATCH_ALL:  # SORT and THREAD over ALL: no state per message
         return list(messages)
+    if test.on_value is not None and len(test.facets) == 1:
+        # One facet decides (SEARCH FROM x): its values in one pass.
+        matches = test.on_value
+        (values,) = reader.values(test.facets, messages)
+        return [view for view, value in zip(messages, values, strict=True) if matches(value)]
     run = test.run
     return [view for view in messages if run(MessageState(view, reader))]
 
