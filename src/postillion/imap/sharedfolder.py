@@ -366,8 +366,27 @@ class SharedFolder:
         except OSError:
             return {}
 
+    @staticmethod
+    def _first_snapshot(scan: uiddb.FolderScan) -> Snapshot:
+        """The snapshot of a first scan without keywords (SELECT in a new
+        process): what _build makes of it, without its comparisons, one
+        flag set per distinct letters and base_name inlined."""
+        sets: dict[str, frozenset[str]] = {}
+        entries: list[MessageEntry] = []
+        for m in scan.messages:
+            letters, filename = m[3], m[1]
+            flags = sets.get(letters)
+            if flags is None:
+                flags = sets[letters] = flagset(letters)
+            colon = filename.rfind(":")
+            entries.append(MessageEntry(m[0], filename, m[2], flags,
+                                        filename if colon < 0 else filename[:colon]))
+        return Snapshot(1, scan.uidvalidity, scan.nextuid, entries, ())
+
     def _build(self, previous: Snapshot | None, scan: uiddb.FolderScan,
                kw: dict[str, tuple[str, ...]] | None) -> tuple[Snapshot, Delta | None]:
+        if previous is None and not kw:
+            return self._first_snapshot(scan), None
         old = previous.by_uid if previous is not None else {}
         # Keywords, now or before, mean every message's flags are worked out.
         slow = bool(kw) or (previous is not None and bool(previous.keywords_in_use))

@@ -100,7 +100,16 @@ def message_file(subdir: str, filename: str) -> MessageFile:
     else:
         base = filename[:colon]
         flags = filename[colon + 3 :] if filename.startswith("2,", colon + 1) else ""
-    return MessageFile(subdir, filename, base, flags, size_from_name(base))
+    # size_from_name's usual case (",S=<digits>" ends the base), inlined too.
+    at = base.rfind(",S=")
+    digits = base[at + 3:] if at >= 0 else ""
+    size = int(digits) if digits.isdigit() and digits.isascii() else (
+        size_from_name(base) if at >= 0 else None)
+    # tuple.__new__ directly: a NamedTuple's own __new__ is a Python call.
+    return _new_tuple(MessageFile, (subdir, filename, base, flags, size))
+
+
+_new_tuple = tuple.__new__
 
 
 def _listdir(path: str) -> list[str]:
@@ -139,7 +148,7 @@ def _full_snapshot(folder_dir: str, names_new: list[str], names_cur: list[str],
     seen_twice: set[str] = set()
     for subdir, listed in ((NEW, names_new), (CUR, names_cur)):
         for filename in listed:
-            if not is_message_name(filename):
+            if not filename or filename[0] == ".":  # is_message_name(), inlined
                 continue
             entry = message_file(subdir, filename)
             previous = found.get(entry.base)

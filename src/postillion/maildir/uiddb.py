@@ -554,17 +554,18 @@ def _assign_all(folder_dir: str, readonly: bool, db: UidDb, known: dict[str, int
     if len(kept) != len(known):
         dirty = True  # entries of vanished messages are dropped
     kept.sort(key=_first)
-    fresh.sort(key=lambda entry: order_key(entry.filename))
+    fresh.sort(key=_file_order)
     # tuple.__new__ directly: a NamedTuple's own __new__ is a Python call,
     # and this runs once per message.
     make = tuple.__new__
     messages = [make(ScannedMessage, (uid, e[1], e[0], e[3], e[4])) for uid, e in kept]
     bases = [e[2] for _uid, e in kept]
-    for entry in fresh:
-        messages.append(ScannedMessage(nextuid, entry.filename, entry.subdir, entry.flags,
-                                       entry.size))
-        bases.append(entry.base)
-        nextuid += 1
+    if fresh:
+        # New messages numbered in file-name order (a first SELECT: all).
+        messages += [make(ScannedMessage, (uid, e[1], e[0], e[3], e[4]))
+                     for uid, e in enumerate(fresh, nextuid)]
+        bases += [e[2] for e in fresh]
+        nextuid += len(fresh)
         dirty = True
     rewritten = False
     if not readonly and dirty:
@@ -616,6 +617,10 @@ def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
     if dirty:
         rewritten, db = _rewrite(folder_dir, db, nextuid, messages, bases)
     return FolderScan(db.uidvalidity, nextuid, messages, rewritten), db, bases
+
+
+def _file_order(entry: MessageFile) -> tuple[int, bytes]:
+    return order_key(entry[1])
 
 
 def _first_of_message(message: ScannedMessage) -> int:
