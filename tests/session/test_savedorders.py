@@ -20,6 +20,7 @@ from postillion.imap.session import searching
 from .harness import World
 from .test_scale import (
     MESSAGES,
+    ORDERS,
     _commands,
     cache_path,
     fill,
@@ -174,7 +175,7 @@ def test_damaged_saved_answers_are_not_believed(
     fill(world, 16)
     first = answers(world, *ORDERED)
     digest = savedorders.set_digest(list(range(1, 17)))
-    replace_section(cache_path(world), 2, _orders_section(make(16, digest)))
+    replace_section(cache_path(world), ORDERS, _orders_section(make(16, digest)))
     forget_memory()
     assert answers(world, *ORDERED) == first
 
@@ -184,9 +185,9 @@ def test_damaged_saved_answers_are_not_believed(
 def test_an_unreadable_orders_section_is_ignored(world: World, section: bytes) -> None:
     fill(world, 8)
     first = answers(world, *ORDERED)
-    replace_section(cache_path(world), 2, section)
+    replace_section(cache_path(world), ORDERS, section)
     forget_memory()
     assert answers(world, *ORDERED) == first
     # The next save writes a good section again.
     forget_memory()
-    assert re.match(rb"\x06\x00", read_section(cache_path(world), 2))
+    assert re.match(rb"\x06\x00", read_section(cache_path(world), ORDERS))

@@ -146,17 +146,18 @@ def test_damaged_cache_is_rebuilt_silently(world: World,
     assert len(cache.records) == 24
 
 
-HEADER = struct.Struct("<11sHIQIQIQI")   # docs/cache.md, version 4
+HEADER = struct.Struct("<11sHI" + "QI" * 4)   # docs/cache.md, version 6
+RECORDS, WIRE, FACETS, ORDERS = range(4)       # its sections, in order
 
 
 def replace_section(path: str, which: int, section: bytes) -> None:
-    """Put ``section`` in place of section ``which`` (0 records, 1 facets,
-    2 orders) of a cache file, with its length and CRC right."""
+    """Put ``section`` in place of section ``which`` (RECORDS, WIRE,
+    FACETS, ORDERS) of a cache file, with its length and CRC right."""
     with open(path, "rb") as f:
         data = f.read()
     magic, version, uidvalidity, *sizes = HEADER.unpack_from(data)
     sections, pos = [], HEADER.size
-    for n in range(3):
+    for n in range(4):
         length = sizes[2 * n]
         sections.append(data[pos:pos + length])
         pos += length
@@ -178,7 +179,7 @@ def read_section(path: str, which: int) -> bytes:
 def _hostile_facets(path: str) -> None:
     """Replace the facets section of a cache file with columns of the
     wrong types and shapes, keeping its CRC right."""
-    section = read_section(path, 1)
+    section = read_section(path, FACETS)
     count, names_len = struct.unpack_from("<II", section)
     keys_part = section[8:8 + 4 * count + names_len]
     wrong = {
@@ -194,7 +195,7 @@ def _hostile_facets(path: str) -> None:
     parts = [section[:8], keys_part, struct.pack("<H", len(columns))]
     for name, value in columns:
         parts += [struct.pack("<H", len(name)), name, struct.pack("<I", len(value)), value]
-    replace_section(path, 1, b"".join(parts))
+    replace_section(path, FACETS, b"".join(parts))
 
 
 def test_hostile_wire_values_are_not_trusted(world: World) -> None:
@@ -210,6 +211,55 @@ def test_hostile_wire_values_are_not_trusted(world: World) -> None:
     cache._write()
     # Facets of the wrong types must not reach SORT/THREAD's comparisons.
     _hostile_facets(cache_path(world))
+    forget_memory()
+    assert transcript(world) == first
+
+
+def test_wire_forms_come_from_the_file_their_records_came_from(world: World) -> None:
+    """The wire forms section is read when first needed; if another process
+    replaced the file since the records were read, its wire forms (at other
+    offsets: here, valid forms of other messages) are not used: the forms
+    are computed again."""
+    fill(world, 6)
+    transcript(world)
+    forget_memory()
+
+    def numbered(n: int) -> bytes:   # the same length for every message
+        return b'("%02d" NIL NIL NIL NIL NIL NIL NIL NIL NIL)' % n
+
+    one = FolderCache(world.maildir())
+    for n, record in enumerate(one.records.values()):
+        record.envelope = record.bodystructure = numbered(n)
+    one._write()
+    forget_memory()
+    first = FolderCache.for_folder(world.maildir())
+    first.ensure_loaded()                       # records only, wire forms not read
+    other = FolderCache(world.maildir())        # another process saves, in another order
+    other._records = dict(reversed(other.records.items()))
+    other._write()
+    bases = list(one.records)
+    record = first.record(bases[0], bases[0])
+    assert record is not None and record.has_wire_forms()   # as the records say
+    assert record.envelope is None and record.bodystructure is None
+    forget_memory()
+    again = FolderCache.for_folder(world.maildir()).record(bases[0], bases[0])
+    assert again is not None and again.envelope == numbered(0)
+
+
+def _garbage_wire(path: str) -> None:
+    replace_section(path, WIRE, random.Random(9).randbytes(len(read_section(path, WIRE))))
+
+
+def _short_wire(path: str) -> None:
+    replace_section(path, WIRE, read_section(path, WIRE)[:100])
+
+
+@pytest.mark.parametrize("damage", [_garbage_wire, _short_wire], ids=["garbage", "short"])
+def test_damaged_wire_forms_are_computed_again(world: World,
+                                               damage: Callable[[str], None]) -> None:
+    fill(world)
+    first = transcript(world)
+    damage(cache_path(world))
     forget_memory()
     assert transcript(world) == first
 

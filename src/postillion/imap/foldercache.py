@@ -41,7 +41,7 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import ClassVar
 
 from postillion.imap.search import SearchCache
@@ -54,11 +54,12 @@ CACHE_NAME = "postillion.cache"
 MAGIC = b"PSTLNCACHE\n"
 # 2: ENVELOPE address lists without spaces (wire values changed);
 # 3: two sections, facets kept by column; 4: a third section, saved orders;
-# 5: each record says where its wire forms are (records read one by one).
-VERSION = 5
-# magic, version, uidvalidity, then per section (records, facets, orders)
-# its length and CRC-32
-_HEADER = struct.Struct("<11sHIQIQIQI")
+# 5: each record says where its wire forms are (records read one by one);
+# 6: the wire forms in a section of their own, read when first sent.
+VERSION = 6
+# magic, version, uidvalidity, then per section (records, wire forms,
+# facets, orders) its length and CRC-32
+_HEADER = struct.Struct("<11sHI" + "QI" * 4)
 # a section's entry count and the length of its NUL-separated base names
 _SECTION = struct.Struct("<II")
 # file size, mtime_ns, inode, RFC822.SIZE (-1 unknown), where its wire
@@ -67,7 +68,10 @@ _SECTION = struct.Struct("<II")
 _RECORD = struct.Struct("<QqQqQii")
 _RFC822_AT = 24                  # offset of RFC822.SIZE in a record
 _LENGTHS_AT = 40                 # offset of the two lengths
-_RECORDS, _FACETS, _ORDERS = 0, 1, 2
+_RECORDS, _WIRE, _FACETS, _ORDERS = 0, 1, 2, 3
+_SECTIONS = 4
+# What a file is, while it is: it is only ever replaced by rename.
+FileIdentity = tuple[int, int, int]      # (st_ino, st_size, st_mtime_ns)
 #: Saved orders (SORT and THREAD answers over a whole folder) kept.
 ORDERS_KEPT = 16
 #: The digest that names the set of messages an order is of.
@@ -101,10 +105,11 @@ class CachedMessage:
         self._bodystructure: bytes | None = None
         # Wire forms read from the file are cut out of it and checked when
         # first used, not when the file is loaded: a FETCH FLAGS or a SORT
-        # in a new process does not copy and check 100,000 ENVELOPEs it
-        # never sends.  _source: (section bytes, start, envelope length,
-        # bodystructure length), lengths -1 for absent.
-        self._source: tuple[bytes, int, int, int] | None = None
+        # in a new process does not read, copy and check 100,000 ENVELOPEs
+        # it never sends.  _source: (the records as read, start in their
+        # wire forms section, envelope length, bodystructure length),
+        # lengths -1 for absent.
+        self._source: tuple[_SavedRecords, int, int, int] | None = None
         self._unchecked = False
 
     def raw_wire(self) -> tuple[bytes | None, bytes | None]:
@@ -112,10 +117,8 @@ class CachedMessage:
         them back: unchecked forms go back as read)."""
         if self._source is None:
             return self._envelope, self._bodystructure
-        data, start, env_len, bs_len = self._source
-        env_end = start + max(env_len, 0)
-        return (data[start:env_end] if env_len >= 0 else None,
-                data[env_end:env_end + bs_len] if bs_len >= 0 else None)
+        saved, start, env_len, bs_len = self._source
+        return saved.cut(start, env_len, bs_len)
 
     def has_wire_forms(self) -> bool:
         """Both wire forms are kept (not yet checked, perhaps)."""
@@ -317,22 +320,50 @@ class _SavedRecords:
     """The records section as read from the file: a record is decoded when
     first asked for (:meth:`take`), so a command in a new process that
     needs some of 100,000 records, or one field of each, does not build
-    them all.  Only the base names are decoded at once (into an index)."""
+    them all.  Only the base names are decoded at once (into an index).
+    The wire forms section is read when a first wire form is wanted
+    (:meth:`wire`), from the very file the records came from."""
 
-    __slots__ = ("data", "index", "rows_at", "wire_at")
+    __slots__ = ("_lock", "_read_wire", "_wire", "_wire_read", "data", "index", "rows_at")
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, read_wire: Callable[[], bytes]) -> None:
         count, names_len = _SECTION.unpack_from(data, 0)
         self.rows_at = _SECTION.size
         names_at = self.rows_at + count * _RECORD.size
-        self.wire_at = names_at + names_len
-        if self.wire_at > len(data):
-            raise ValueError("records section too short")
-        names = _decode_names(data[names_at:self.wire_at], count)
+        if names_at + names_len != len(data):
+            raise ValueError("records section does not add up")
+        names = _decode_names(data[names_at:], count)
         self.index = dict(zip(names, range(count), strict=True))
         if len(self.index) != count:
             raise ValueError("a base name twice in the records")
         self.data = data
+        self._read_wire = read_wire
+        self._wire: bytes | None = None
+        self._wire_read = False
+        self._lock = threading.Lock()
+
+    def wire(self) -> bytes | None:
+        """The wire forms section (None when it cannot be had: the file was
+        replaced or damaged meanwhile; the forms are computed again)."""
+        with self._lock:
+            if not self._wire_read:
+                self._wire_read = True
+                try:
+                    self._wire = self._read_wire()
+                except (OSError, ValueError, struct.error) as exc:
+                    log.info("folder cache: wire forms unusable (%s)", exc)
+            return self._wire
+
+    def cut(self, start: int, env_len: int, bs_len: int) -> tuple[bytes | None, bytes | None]:
+        """ENVELOPE and BODYSTRUCTURE of one record, as read (None for a
+        form it has not, or one out of the section's bounds)."""
+        wire = self.wire()
+        env_end = start + max(env_len, 0)
+        end = env_end + max(bs_len, 0)
+        if wire is None or start < 0 or end > len(wire):
+            return None, None
+        return (wire[start:env_end] if env_len >= 0 else None,
+                wire[env_end:end] if bs_len >= 0 else None)
 
     def take(self, base: str) -> CachedMessage | None:
         """The record of ``base``, decoded (and no longer in the index)."""
@@ -343,11 +374,8 @@ class _SavedRecords:
             self.data, self.rows_at + i * _RECORD.size)
         rec = CachedMessage(file_size, mtime_ns, inode, rfc822 if rfc822 >= 0 else None)
         if env_len >= 0 or bs_len >= 0:
-            start = self.wire_at + at
-            if start + max(env_len, 0) + max(bs_len, 0) <= len(self.data):
-                rec._source = (self.data, start, env_len, bs_len)
-                rec._unchecked = True
-            # else: a damaged record; its wire forms are computed again
+            rec._source = (self, at, env_len, bs_len)
+            rec._unchecked = True
         return rec
 
     def _field(self, base: str, offset: int, layout: str) -> tuple[int, ...] | None:
@@ -368,21 +396,17 @@ class _SavedRecords:
                                      bytes | None]]:
         """Each record not taken: base name, (file size, mtime_ns, inode,
         RFC822.SIZE or -1), envelope and bodystructure as read."""
-        data, wire_at, rows_at = self.data, self.wire_at, self.rows_at
+        data, rows_at = self.data, self.rows_at
         unpack = _RECORD.unpack_from
         for base, i in self.index.items():
             file_size, mtime_ns, inode, rfc822, at, env_len, bs_len = unpack(
                 data, rows_at + i * _RECORD.size)
-            start = wire_at + at
-            env_end = start + max(env_len, 0)
-            if env_end + max(bs_len, 0) > len(data):
-                env_len = bs_len = _ABSENT
-            yield (base, (file_size, mtime_ns, inode, rfc822),
-                   data[start:env_end] if env_len >= 0 else None,
-                   data[env_end:env_end + bs_len] if bs_len >= 0 else None)
+            yield (base, (file_size, mtime_ns, inode, rfc822), *self.cut(at, env_len, bs_len))
 
 
-def _records_section(records: dict[str, CachedMessage], saved: _SavedRecords | None) -> bytes:
+def _records_sections(records: dict[str, CachedMessage],
+                      saved: _SavedRecords | None) -> tuple[bytes, bytes]:
+    """The records section and the wire forms section."""
     rows: list[bytes] = []
     wire: list[bytes] = []
     names: list[str] = []
@@ -408,7 +432,8 @@ def _records_section(records: dict[str, CachedMessage], saved: _SavedRecords | N
         for row in saved.rows():
             add(*row)
     encoded = _encode_names(names)
-    return b"".join([_SECTION.pack(len(names), len(encoded)), *rows, encoded, *wire])
+    return (b"".join([_SECTION.pack(len(names), len(encoded)), *rows, encoded]),
+            b"".join(wire))
 
 
 def _parse_facets(data: bytes) -> tuple[list[CacheKey], dict[str, bytes]]:
@@ -699,7 +724,7 @@ class FolderCache:
         if not self.persistent:
             return
         try:
-            self._facet_keys, self._facet_raw = _parse_facets(self._read_section(_FACETS))
+            self._facet_keys, self._facet_raw = _parse_facets(self._read_section(_FACETS)[0])
         except FileNotFoundError:
             pass
         except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
@@ -764,7 +789,7 @@ class FolderCache:
         if not self.persistent:
             return
         try:
-            self._orders = _parse_orders(self._read_section(_ORDERS))
+            self._orders = _parse_orders(self._read_section(_ORDERS)[0])
         except FileNotFoundError:
             pass
         except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
@@ -784,45 +809,46 @@ class FolderCache:
             if not self.persistent:
                 return
             try:
-                self._saved = _SavedRecords(self._read_section(_RECORDS))
+                data, identity = self._read_section(_RECORDS)
+                self._saved = _SavedRecords(
+                    data, lambda: self._read_section(_WIRE, identity)[0])
             except FileNotFoundError:
                 pass
             except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
                 log.info("folder cache %s unusable (%s); rebuilding", self.path, exc)
                 self._saved = None
 
-    def _read_section(self, which: int) -> bytes:
-        """One section of the file, checked (raises ValueError when the
-        file or the section is not to be believed)."""
+    def _read_section(self, which: int,
+                      identity: FileIdentity | None = None) -> tuple[bytes, FileIdentity]:
+        """One section of the file, checked, and the file's identity (raises
+        ValueError when the file or the section is not to be believed, or
+        is not the file of ``identity``)."""
         with open(self.path, "rb") as f:
+            st = os.fstat(f.fileno())
+            found = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if identity is not None and found != identity:
+                raise ValueError("the file was replaced meanwhile")
             head = f.read(_HEADER.size)
             if len(head) < _HEADER.size:
                 raise ValueError("short header")
-            (magic, version, file_uidvalidity, records_len, records_crc, facets_len,
-             facets_crc, orders_len, orders_crc) = _HEADER.unpack(head)
+            magic, version, file_uidvalidity, *sections = _HEADER.unpack(head)
             if magic != MAGIC or version != VERSION:
                 raise ValueError("another format or version")
             wanted = self._expected if self._expected is not None else (
                 self.uidvalidity if self._read_any else None)
             if wanted is not None and file_uidvalidity != wanted:
                 raise ValueError("UIDVALIDITY changed")
-            if os.fstat(f.fileno()).st_size != (_HEADER.size + records_len + facets_len
-                                                 + orders_len):
+            lengths = sections[0::2]
+            if st.st_size != _HEADER.size + sum(lengths):
                 raise ValueError("sections do not add up to the file")
-            if which == _FACETS:
-                f.seek(_HEADER.size + records_len)
-                length, crc = facets_len, facets_crc
-            elif which == _ORDERS:
-                f.seek(_HEADER.size + records_len + facets_len)
-                length, crc = orders_len, orders_crc
-            else:
-                length, crc = records_len, records_crc
+            f.seek(_HEADER.size + sum(lengths[:which]))
+            length, crc = sections[2 * which], sections[2 * which + 1]
             data = f.read(length)
         if len(data) != length or zlib.crc32(data) != crc:
             raise ValueError("section damaged")
         self.uidvalidity = file_uidvalidity
         self._read_any = True
-        return data
+        return data, found
 
     def due(self) -> bool:
         """Whether enough changed for a save to be worth it (and the last
@@ -854,21 +880,21 @@ class FolderCache:
 
     def _write(self) -> None:
         self.ensure_loaded()
-        records = _records_section(self._records, self._saved)
+        records, wire = _records_sections(self._records, self._saved)
         keys, columns = self._facet_columns()
         facets = _facets_section(keys, columns)
         self._read_orders()
         orders = _orders_section(self._orders)
-        head = _HEADER.pack(MAGIC, VERSION, self.uidvalidity, len(records),
-                            zlib.crc32(records), len(facets), zlib.crc32(facets),
-                            len(orders), zlib.crc32(orders))
+        sections = (records, wire, facets, orders)
+        head = _HEADER.pack(MAGIC, VERSION, self.uidvalidity,
+                            *(v for data in sections for v in (len(data), zlib.crc32(data))))
         tmp = os.path.join(self.folder_dir, "tmp",
                            new_unique_name("_postillioncache").tmp_name())
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600)
         try:
             try:
-                for chunk in (head, records, facets, orders):
+                for chunk in (head, *sections):
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fd, view):]

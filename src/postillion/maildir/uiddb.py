@@ -719,6 +719,13 @@ def assign_added(folder_dir: str, link: Callable[[], list[str]]) -> Added:
     if not os.path.isdir(os.path.join(folder_dir, CUR)):
         raise MailboxNotFound(f"{folder_dir}: not a maildir")
     with folder_lock(folder_dir):
+        if has_new_messages(folder_dir):
+            # Deliveries waiting in new/ have provisional UIDs in read-only
+            # scans (STATUS UIDNEXT, EXAMINE), from the next UID upward:
+            # they are numbered before the added messages are even linked,
+            # or a full scan would number both in file-name order and an
+            # added message could take a UID a STATUS already promised.
+            _assign(folder_dir, False)
         files = [message_file(CUR, name) for name in link()]
         added = _add_entries(folder_dir, files)
         if added is not None:
