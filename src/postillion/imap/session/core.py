@@ -10,6 +10,7 @@ TOO MANY CONSECUTIVE PROTOCOL VIOLATIONS: `` and the end.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -352,7 +353,7 @@ class Session:
         last = shared.users <= 1
         selected.close()
         if last:
-            asyncio.get_running_loop().run_in_executor(None, _leave, shared)
+            asyncio.get_running_loop().run_in_executor(_leaving(), _leave, shared)
 
 
 def _save(cache: FolderCache) -> None:
@@ -360,6 +361,23 @@ def _save(cache: FolderCache) -> None:
         cache.save(force=True)
     except Exception:
         log.exception("imap: folder cache of %s not saved", cache.folder_dir)
+
+
+_leaving_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _leaving() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads that save what a folder's last session leaves behind:
+    not the event loop's default executor, whose threads serve the
+    commands of every session (a save of a big folder's cache takes a
+    while, and saving its scan may wait a clock tick).  Their work is
+    finished before the process exits (the executor's threads are joined
+    at exit), also after a stdio session's LOGOUT."""
+    global _leaving_pool
+    if _leaving_pool is None:
+        _leaving_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="postillion-leave")
+    return _leaving_pool
 
 
 def _leave(shared: SharedFolder) -> None:
