@@ -18,7 +18,7 @@ from postillion import config as config_module
 from postillion.auth import Account, open_backend
 from postillion.auth.hmacstate import precompute
 from postillion.auth.passwords import make_password
-from postillion.imap.session import ServerContext, run_session
+from postillion.imap.session import ServerContext, finish_leaving, run_session
 from postillion.maildir import delivery
 from postillion.maildir.layout import create_maildir
 
@@ -237,6 +237,9 @@ class MemoryClient:
     async def close(self) -> None:
         self.reader.feed_eof()
         await asyncio.wait_for(self.task, 10)
+        # What the session left behind (cache file, scan) is saved in the
+        # background; tests look at the files next.
+        await asyncio.wait_for(finish_leaving(), 10)
 
 
 async def selected_clients(ctx: ServerContext, account: Account,

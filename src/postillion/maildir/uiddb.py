@@ -216,11 +216,17 @@ _scans: dict[tuple[str, bool], _LastScan] = {}
 _SCAN_MEMO_SIZE = 64
 
 
+# Scans read from postillion.scan files, by their header: while a folder
+# is unchanged, read-only scans of it (STATUS) do not decode the file again.
+_saved_scans: dict[str, tuple[scanfile.ScanHeader, FolderScan]] = {}
+
+
 def forget_parses() -> None:
     """Drop every remembered parse and scan (tests; memory)."""
     with _parsed_lock:
         _parsed.clear()
         _scans.clear()
+        _saved_scans.clear()
 
 
 def _read_known(folder_dir: str) -> tuple[UidDb | None, dict[str, int]]:
@@ -355,8 +361,15 @@ def _saved_scan(folder_dir: str) -> FolderScan | None:
     """The scan another process saved (:mod:`postillion.maildir.scanfile`),
     if the folder and its uid database are still exactly what it was made
     from."""
+    head = scanfile.read_header(folder_dir)
+    if head is None or not _describes(folder_dir, head):
+        return None
+    with _parsed_lock:
+        found = _saved_scans.get(folder_dir)
+    if found is not None and found[0] == head:
+        return found[1]  # (a STATUS polled again: the file is not decoded again)
     saved = scanfile.read(folder_dir)
-    if saved is None or not _describes(folder_dir, saved.head):
+    if saved is None or saved.head != head:
         return None
     make = tuple.__new__
     messages = []
@@ -373,7 +386,12 @@ def _saved_scan(folder_dir: str) -> FolderScan | None:
         messages.append(make(ScannedMessage, (uid, name, CUR, flags, size if size >= 0 else None)))
     if len(bases) != len(messages):
         return None  # a base name twice: not a listing
-    return FolderScan(saved.head.uidvalidity, saved.head.nextuid, messages, False)
+    scan = FolderScan(head.uidvalidity, head.nextuid, messages, False)
+    with _parsed_lock:
+        _saved_scans[folder_dir] = (head, scan)
+        while len(_saved_scans) > _SCAN_MEMO_SIZE:
+            del _saved_scans[next(iter(_saved_scans))]
+    return scan
 
 
 def _describes(folder_dir: str, head: scanfile.ScanHeader) -> bool:

@@ -116,7 +116,7 @@ _copiers: list[threading.Thread] = []
 
 
 async def _serve(account: Account, config: Config) -> None:
-    from postillion.imap.session import run_session
+    from postillion.imap.session import finish_leaving, run_session
 
     notifier = notifier_for(config)
     # Already running as the account (checked in main): become() has nothing to do.
@@ -136,6 +136,9 @@ async def _serve(account: Account, config: Config) -> None:
         with contextlib.suppress(Exception):
             await writer.wait_closed()
         notifier.close()
+    # The client has its answer and the connection is closed: what the
+    # session left behind (cache file, scan) is saved before the process ends.
+    await finish_leaving()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import asyncio
 from postillion.auth import Account
 
 from .context import FolderNotifier, ServerContext, Watch
-from .core import Session
+from .core import Session, finish_leaving
 
 
 async def run_session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -26,4 +26,4 @@ async def run_session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     await session.run(preauth)
 
 
-__all__ = ["FolderNotifier", "ServerContext", "Session", "Watch", "run_session"]
+__all__ = ["FolderNotifier", "ServerContext", "Session", "Watch", "finish_leaving", "run_session"]

@@ -345,15 +345,18 @@ class Session:
     @staticmethod
     def _release(selected: SelectedMailbox) -> None:
         """Let go of a folder; the last session of the process to leave it
-        writes its cache file, in the background (neither the next command
-        nor a cancelled session waits for it; the executor finishes it)."""
+        saves its cache file and its scan, in the background (neither the
+        next command nor a closing session waits for it; see
+        :func:`finish_leaving`)."""
         shared = selected.shared
         if shared is None:
             return
         last = shared.users <= 1
         selected.close()
         if last:
-            asyncio.get_running_loop().run_in_executor(_leaving(), _leave, shared)
+            future = _leaving().submit(_leave, shared)
+            _pending_leaves.add(future)
+            future.add_done_callback(_pending_leaves.discard)
 
 
 def _save(cache: FolderCache) -> None:
@@ -364,6 +367,15 @@ def _save(cache: FolderCache) -> None:
 
 
 _leaving_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pending_leaves: set[concurrent.futures.Future[None]] = set()
+
+
+async def finish_leaving() -> None:
+    """Wait until what sessions left behind is saved (a stdio session
+    before its process ends; tests)."""
+    pending = list(_pending_leaves)
+    if pending:
+        await asyncio.wait([asyncio.wrap_future(f) for f in pending])
 
 
 def _leaving() -> concurrent.futures.ThreadPoolExecutor:
