@@ -294,6 +294,7 @@ def loopback_server(ctx: ServerContext) -> Iterator[int]:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await finish_leaving()   # as the real server does when it stops
 
         asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)

@@ -48,6 +48,10 @@ async def serve_accepted(sock: socket.socket, handler: ConnectionHandler,
         return
     writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     await handler(reader, writer, tls_active=tls is not None)
+    # The connection process ends with os._exit: what the session left
+    # behind (cache file, scan of a folder) is saved first.
+    from postillion.imap.session import finish_leaving
+    await finish_leaving()
 
 
 def _address(sock: socket.socket, endpoint: Endpoint) -> str:

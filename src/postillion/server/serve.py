@@ -124,6 +124,10 @@ class Service:
             await listener.close()
             if isinstance(ctx.notifier, FolderNotifier):
                 ctx.notifier.close()
+            # What the sessions left behind (cache files, scans) is saved
+            # before the server is gone.
+            from postillion.imap.session import finish_leaving
+            await finish_leaving()
 
     def run(self, sockets: list[tuple[socket.socket, Endpoint]]) -> None:
         """Serve until SIGTERM/SIGINT, forking per connection when root."""
