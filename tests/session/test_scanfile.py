@@ -155,39 +155,39 @@ def test_a_change_within_the_same_clock_tick_is_not_missed(world: World) -> None
     assert after == without_scan_file(world)
 
 
-def _rewrite_body(path: str, edit: Callable[[list[int], list[int], list[str]], None]) -> None:
+def _rewrite_body(path: str, edit: Callable[[list[int], list[str]], None]) -> None:
     """Change the scan's content, keeping its header and CRC right."""
     with open(path, "rb") as f:
         saved = scanfile.decode(f.read())
     assert saved is not None
-    uids, sizes, names = list(saved.uids), list(saved.sizes), list(saved.names)
-    edit(uids, sizes, names)
+    uids, names = list(saved.uids), list(saved.names)
+    edit(uids, names)
     with open(path, "wb") as f:
-        f.write(scanfile.encode(scanfile.SavedScan(saved.head, uids, sizes, names)))
+        f.write(scanfile.encode(scanfile.SavedScan(saved.head, uids, names)))
 
 
-def _hostile(edit: Callable[[list[int], list[int], list[str]], None]
+def _hostile(edit: Callable[[list[int], list[str]], None]
              ) -> Callable[[str], None]:
     return lambda path: _rewrite_body(path, edit)
 
 
-def _names_escape(uids: list[int], sizes: list[int], names: list[str]) -> None:
+def _names_escape(uids: list[int], names: list[str]) -> None:
     names[4] = "../../../etc/passwd"
 
 
-def _dot_name(uids: list[int], sizes: list[int], names: list[str]) -> None:
+def _dot_name(uids: list[int], names: list[str]) -> None:
     names[4] = ".hidden"
 
 
-def _base_twice(uids: list[int], sizes: list[int], names: list[str]) -> None:
+def _base_twice(uids: list[int], names: list[str]) -> None:
     names[3] = names[4].split(":")[0] + ":2,S"
 
 
-def _uids_unordered(uids: list[int], sizes: list[int], names: list[str]) -> None:
+def _uids_unordered(uids: list[int], names: list[str]) -> None:
     uids[3], uids[4] = uids[4], uids[3]
 
 
-def _uid_beyond_uidnext(uids: list[int], sizes: list[int], names: list[str]) -> None:
+def _uid_beyond_uidnext(uids: list[int], names: list[str]) -> None:
     uids[-1] = 10_000
 
 

@@ -29,7 +29,6 @@ read-only shared folder) simply keeps its cache in memory.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import logging
@@ -42,13 +41,15 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from postillion.imap.search import SearchCache
 from postillion.imap.search.facets import CacheKey, Column, ThreadHeaders
-from postillion.maildir.filenames import new_unique_name, size_from_name
+from postillion.maildir.filenames import size_from_name
+from postillion.maildir.replacefile import replace_file
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CACHE_NAME = "postillion.cache"
 MAGIC = b"PSTLNCACHE\n"
@@ -66,10 +67,9 @@ _SECTION = struct.Struct("<II")
 # forms start (from the start of the wire forms), lengths of envelope and
 # bodystructure (-1 absent)
 _RECORD = struct.Struct("<QqQqQii")
-_RFC822_AT = 24                  # offset of RFC822.SIZE in a record
-_LENGTHS_AT = 40                 # offset of the two lengths
+_RFC822_AT = struct.calcsize("<QqQ")        # where RFC822.SIZE is in a record
+_LENGTHS_AT = struct.calcsize("<QqQqQ")     # where the two lengths are
 _RECORDS, _WIRE, _FACETS, _ORDERS = 0, 1, 2, 3
-_SECTIONS = 4
 # What a file is, while it is: it is only ever replaced by rename.
 FileIdentity = tuple[int, int, int]      # (st_ino, st_size, st_mtime_ns)
 #: Saved orders (SORT and THREAD answers over a whole folder) kept.
@@ -721,15 +721,9 @@ class FolderCache:
         if self._facets_read:
             return
         self._facets_read = True
-        if not self.persistent:
-            return
-        try:
-            self._facet_keys, self._facet_raw = _parse_facets(self._read_section(_FACETS)[0])
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
-            log.info("folder cache %s: facets unusable (%s); rebuilding", self.path, exc)
-            self._facet_keys, self._facet_raw = [], {}
+        found = self._parsed_section(_FACETS, lambda data, _file: _parse_facets(data), "facets")
+        if found is not None:
+            self._facet_keys, self._facet_raw = found
 
     def _facet_columns(self) -> tuple[list[CacheKey], dict[str, bytes]]:
         """What the facets section is to hold now: the keys of messages
@@ -786,15 +780,10 @@ class FolderCache:
         if self._orders_read:
             return
         self._orders_read = True
-        if not self.persistent:
-            return
-        try:
-            self._orders = _parse_orders(self._read_section(_ORDERS)[0])
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
-            log.info("folder cache %s: saved orders unusable (%s)", self.path, exc)
-            self._orders = OrderedDict()
+        found = self._parsed_section(_ORDERS, lambda data, _file: _parse_orders(data),
+                                     "saved orders")
+        if found is not None:
+            self._orders = found
 
     # ------------------------------------------------------------ file
 
@@ -806,17 +795,25 @@ class FolderCache:
             self._loaded = True
             if self._expected is not None:
                 self.uidvalidity = self._expected
-            if not self.persistent:
-                return
-            try:
-                data, identity = self._read_section(_RECORDS)
-                self._saved = _SavedRecords(
-                    data, lambda: self._read_section(_WIRE, identity)[0])
-            except FileNotFoundError:
-                pass
-            except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
-                log.info("folder cache %s unusable (%s); rebuilding", self.path, exc)
-                self._saved = None
+            self._saved = self._parsed_section(
+                _RECORDS, lambda data, file: _SavedRecords(
+                    data, lambda: self._read_section(_WIRE, file)[0]), "records")
+
+    def _parsed_section(self, which: int, parse: Callable[[bytes, FileIdentity], T],
+                        what: str) -> T | None:
+        """A section of the file, parsed (``parse`` gets its bytes and the
+        file's identity); None when the file is missing, the cache is kept
+        in memory only, or the section is not to be believed (it is rebuilt
+        at the next save)."""
+        if not self.persistent:
+            return None
+        try:
+            return parse(*self._read_section(which))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, struct.error, UnicodeDecodeError) as exc:
+            log.info("folder cache %s: %s unusable (%s); rebuilding", self.path, what, exc)
+            return None
 
     def _read_section(self, which: int,
                       identity: FileIdentity | None = None) -> tuple[bytes, FileIdentity]:
@@ -888,21 +885,5 @@ class FolderCache:
         sections = (records, wire, facets, orders)
         head = _HEADER.pack(MAGIC, VERSION, self.uidvalidity,
                             *(v for data in sections for v in (len(data), zlib.crc32(data))))
-        tmp = os.path.join(self.folder_dir, "tmp",
-                           new_unique_name("_postillioncache").tmp_name())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600)
-        try:
-            try:
-                for chunk in (head, *sections):
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-            os.rename(tmp, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        replace_file(self.folder_dir, CACHE_NAME, (head, *sections), tag="_postillioncache")
         self._facet_keys = keys  # the columns still undecoded were written as read

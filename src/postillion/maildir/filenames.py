@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import time
 
 from postillion.maildir._record import FrozenRecord
@@ -22,6 +23,10 @@ from postillion.maildir._record import FrozenRecord
 # The five flags Courier keeps in the file name, and the order it writes them
 # in (ASCII order of the letters).
 FLAG_LETTERS = "DFRST"
+#: How file names become bytes (os.fsencode's codec, for str.encode on
+#: 100,000 names at once without a call each).
+FS_ENCODING = sys.getfilesystemencoding()
+FS_ERRORS = sys.getfilesystemencodeerrors()
 
 _counter = itertools.count()
 

@@ -31,7 +31,6 @@ import errno
 import os
 import re
 import shutil
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -48,6 +47,8 @@ from postillion.maildir.errors import (
     PermissionDenied,
 )
 from postillion.maildir.filenames import (
+    FS_ENCODING,
+    FS_ERRORS,
     base_name,
     is_message_name,
     new_unique_name,
@@ -120,8 +121,6 @@ def _listdir(path: str) -> list[str]:
 
 
 _LEADING_DIGITS = re.compile(r"[0-9]*")
-_FS_ENCODING = sys.getfilesystemencoding()
-_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 
 def order_key(filename: str) -> tuple[int, bytes]:
@@ -136,7 +135,7 @@ def order_key(filename: str) -> tuple[int, bytes]:
     digits = leading.group() if leading else ""
     colon = filename.rfind(":")
     base = filename if colon < 0 else filename[:colon]
-    return (int(digits) if digits else 0, base.encode(_FS_ENCODING, _FS_ERRORS))
+    return (int(digits) if digits else 0, base.encode(FS_ENCODING, FS_ERRORS))
 
 
 def _full_snapshot(folder_dir: str, names_new: list[str], names_cur: list[str],
@@ -435,9 +434,7 @@ def set_flags(folder_dir: str, filename: str, flags: str, *,
     if cur_fd is not None:
         # The usual case, without the general loop's paths: the file is in
         # cur/ under the name given.  (STORE 1:* over 100,000 messages.)
-        colon = filename.rfind(":")
-        target = (filename if colon < 0 else filename[:colon]) + ":2," + "".join(
-            sorted(set(flags)))
+        target = with_flags(filename, flags)
         if target != filename and "/" not in filename:
             try:
                 os.rename(filename, target, src_dir_fd=cur_fd, dst_dir_fd=cur_fd)

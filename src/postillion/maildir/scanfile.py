@@ -20,16 +20,15 @@ Written by :func:`postillion.maildir.uiddb.save_scan` when a process
 leaves a folder; only scans with every message in ``cur/``.
 
 Format (little-endian): the header (:data:`_HEADER`), then the UIDs (u32
-each, ascending), the sizes from the names' ``,S=`` (i64 each, -1 for
-none), then the file names in ``cur/``, NUL-separated; the header carries
-the message count, the names' length and the body's CRC-32.  The names are
+each, ascending), then the file names in ``cur/``, NUL-separated (flags
+and ``,S=`` sizes are read from the names, as from a listing); the header
+carries the message count, the names' length and the body's CRC-32.  The names are
 checked as a listing would give them (none empty, no ``/``, no leading
 ``.``; base names unique, by the reader in :mod:`postillion.maildir.uiddb`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import operator
 import os
 import struct
@@ -38,17 +37,17 @@ import zlib
 from array import array
 from typing import NamedTuple
 
-from .filenames import new_unique_name
+from .filenames import FS_ENCODING, FS_ERRORS
+from .replacefile import replace_file
 
 NAME = "postillion.scan"
 MAGIC = b"PSTLNSCAN\n"
-VERSION = 1
+# 2: no sizes kept beside the names (they are in the names).
+VERSION = 2
 # magic, version, UIDVALIDITY, UIDNEXT, listing start (time.time()),
 # new/ mtime_ns and inode, cur/ mtime_ns and inode, uid database inode,
 # size and mtime_ns, message count, names length, body CRC-32
 _HEADER = struct.Struct("<10sHIIdqQqQQQqIII")
-_FS_ENCODING = sys.getfilesystemencoding()
-_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 DirStamp = tuple[int, int]          # (st_mtime_ns, st_ino), as folders.dir_stamp
 FileStamp = tuple[int, int, int]    # (st_ino, st_size, st_mtime_ns), as uiddb keeps it
@@ -68,7 +67,6 @@ class ScanHeader(NamedTuple):
 class SavedScan(NamedTuple):
     head: ScanHeader
     uids: list[int]          # ascending
-    sizes: list[int]         # the ``,S=`` size of each name, -1 for none
     names: list[str]         # file names in cur/, parallel to uids
 
 
@@ -80,17 +78,15 @@ def _u32(values: list[int] | None = None) -> array[int]:
 
 
 def encode(scan: SavedScan) -> bytes:
-    uids, sizes = _u32(scan.uids), array("q", scan.sizes)
+    uids = _u32(scan.uids)
     if sys.byteorder == "big":  # pragma: no cover
         uids.byteswap()
-        sizes.byteswap()
     count = len(scan.uids)
-    body = b"".join([uids.tobytes(), sizes.tobytes(),
-                     "\0".join(scan.names).encode(_FS_ENCODING, _FS_ERRORS)])
+    body = uids.tobytes() + "\0".join(scan.names).encode(FS_ENCODING, FS_ERRORS)
     h = scan.head
     head = _HEADER.pack(MAGIC, VERSION, h.uidvalidity, h.nextuid, h.listed_at,
                         *h.new_stamp, *h.cur_stamp, *h.uiddb_stamp,
-                        count, len(body) - 12 * count, zlib.crc32(body))
+                        count, len(body) - 4 * count, zlib.crc32(body))
     return head + body
 
 
@@ -116,17 +112,15 @@ def decode(data: bytes) -> SavedScan | None:
     head, count, names_len, crc = found
     nextuid = head.nextuid
     body = memoryview(data)[_HEADER.size:]
-    if len(body) != 12 * count + names_len or zlib.crc32(body) != crc:
+    if len(body) != 4 * count + names_len or zlib.crc32(body) != crc:
         return None
-    uids, sizes = _u32(), array("q")
+    uids = _u32()
     uids.frombytes(body[:4 * count])
-    sizes.frombytes(body[4 * count:12 * count])
     if sys.byteorder == "big":  # pragma: no cover
         uids.byteswap()
-        sizes.byteswap()
     uid_list = uids.tolist()
     try:
-        text = bytes(body[12 * count:]).decode(_FS_ENCODING, _FS_ERRORS)
+        text = bytes(body[4 * count:]).decode(FS_ENCODING, FS_ERRORS)
     except UnicodeDecodeError:
         return None
     names = text.split("\0") if count else []
@@ -140,7 +134,7 @@ def decode(data: bytes) -> SavedScan | None:
     if "/" in text or text.startswith((".", "\0")) or "\0." in text or "\0\0" in text \
             or text.endswith("\0"):
         return None
-    return SavedScan(head, uid_list, sizes.tolist(), names)
+    return SavedScan(head, uid_list, names)
 
 
 def read_header(folder_dir: str) -> ScanHeader | None:
@@ -164,26 +158,9 @@ def read(folder_dir: str) -> SavedScan | None:
 
 
 def write(folder_dir: str, scan: SavedScan) -> bool:
-    """Replace the file (a temporary file in ``tmp/`` renamed over it);
-    False when the folder cannot be written."""
-    tmp = os.path.join(folder_dir, "tmp", new_unique_name("_postillionscan").tmp_name())
+    """Replace the file; False when the folder cannot be written."""
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600)
-        try:
-            view = memoryview(encode(scan))
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.rename(tmp, os.path.join(folder_dir, NAME))
+        replace_file(folder_dir, NAME, (encode(scan),), tag="_postillionscan")
     except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         return False
     return True
-
-
-def remove(folder_dir: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(os.path.join(folder_dir, NAME))

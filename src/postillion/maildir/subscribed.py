@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from postillion.maildir import names
 from postillion.maildir.errors import InvalidMailboxName, MailboxNotFound
-from postillion.maildir.filenames import new_unique_name
+from postillion.maildir.replacefile import replace_file
 
 SUBSCRIBED = "courierimapsubscribed"
 _counter = itertools.count()
@@ -77,24 +77,9 @@ def _update_lock(maildir: str) -> Iterator[None]:
 
 
 def _write(maildir: str, subscriptions: list[str]) -> None:
-    name = new_unique_name(f"_imapsubscribe{next(_counter)}").tmp_name()
-    tmp_path = os.path.join(maildir, "tmp", name)
     data = "".join(f"{line}\n" for line in subscriptions).encode("utf-8", "surrogateescape")
-    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 0o666)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp_path, os.path.join(maildir, SUBSCRIBED))
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_path)
-        raise
+    replace_file(maildir, SUBSCRIBED, (data,), tag=f"_imapsubscribe{next(_counter)}",
+                 mode=0o666, durable=True)
 
 
 def subscribe(maildir: str, name: str) -> bool:

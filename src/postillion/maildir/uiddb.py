@@ -35,7 +35,6 @@ import logging
 import operator
 import os
 import re
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -45,7 +44,14 @@ from typing import NamedTuple
 
 from postillion.maildir import scanfile
 from postillion.maildir.errors import MailboxNotFound
-from postillion.maildir.filenames import base_name, flags_of, new_unique_name, size_from_name
+from postillion.maildir.filenames import (
+    FS_ENCODING,
+    FS_ERRORS,
+    base_name,
+    flags_of,
+    new_unique_name,
+    size_from_name,
+)
 from postillion.maildir.folderlock import folder_lock
 from postillion.maildir.folders import (
     CUR,
@@ -72,8 +78,6 @@ VERSION = 1
 # Courier's IMAP_EPOCH: UIDVALIDITY = time - IMAP_EPOCH keeps it 32-bit.
 IMAP_EPOCH = 1_000_000_000
 
-_FS_ENCODING = sys.getfilesystemencoding()
-_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 log = logging.getLogger(__name__)
 _tmp_counter = itertools.count()
@@ -168,8 +172,8 @@ def _header(db: UidDb) -> bytes:
 
 
 def _entry_lines(entries: list[tuple[int, str]]) -> bytes:
-    return "".join([f"{uid} {name}\n" for uid, name in entries]).encode(_FS_ENCODING,
-                                                                       _FS_ERRORS)
+    return "".join([f"{uid} {name}\n" for uid, name in entries]).encode(FS_ENCODING,
+                                                                       FS_ERRORS)
 
 
 # The last parse of each folder's file, by the file's (inode, size,
@@ -371,21 +375,13 @@ def _saved_scan(folder_dir: str) -> FolderScan | None:
     saved = scanfile.read(folder_dir)
     if saved is None or saved.head != head:
         return None
-    make = tuple.__new__
-    messages = []
-    bases = set()
-    # message_file(), inlined (100,000 messages), the size as saved.
-    for uid, name, size in zip(saved.uids, saved.names, saved.sizes, strict=True):
-        colon = name.rfind(":")
-        if colon < 0:
-            base, flags = name, ""
-        else:
-            base = name[:colon]
-            flags = name[colon + 3:] if name.startswith("2,", colon + 1) else ""
-        bases.add(base)
-        messages.append(make(ScannedMessage, (uid, name, CUR, flags, size if size >= 0 else None)))
-    if len(bases) != len(messages):
+    # Each name read as a listing reads it (flags, size).
+    files = [message_file(CUR, name) for name in saved.names]
+    if len({f[2] for f in files}) != len(files):
         return None  # a base name twice: not a listing
+    make = tuple.__new__
+    messages = [make(ScannedMessage, (uid, f[1], CUR, f[3], f[4]))
+                for uid, f in zip(saved.uids, files, strict=True)]
     scan = FolderScan(head.uidvalidity, head.nextuid, messages, False)
     with _parsed_lock:
         _saved_scans[folder_dir] = (head, scan)
@@ -458,9 +454,7 @@ def save_scan(folder_dir: str) -> bool:
         head = scanfile.ScanHeader(scan.uidvalidity, scan.nextuid, listed_at, new_stamp,
                                    cur_stamp, parsed.stamp)
         return scanfile.write(folder_dir, scanfile.SavedScan(
-            head, [m[0] for m in scan.messages],
-            [-1 if m[4] is None else m[4] for m in scan.messages],
-            [m[1] for m in scan.messages]))
+            head, [m[0] for m in scan.messages], [m[1] for m in scan.messages]))
 
 
 def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> FolderScan:

@@ -87,11 +87,8 @@ class Session:
     # ------------------------------------------------------------ output
 
     async def send(self, *responses: r.Response) -> None:
-        if self._closed or not responses:
-            return
-        data = b"".join(self.conn.send(resp) for resp in responses)
-        self.writer.write(data)
-        await self.writer.drain()
+        if not self._closed:
+            await self.send_wire(b"".join(self.conn.send(resp) for resp in responses))
 
     async def send_wire(self, data: bytes) -> None:
         """Write responses already rendered (by the protocol's serializer

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from postillion.imap import savedorders, searchwork, workers
 from postillion.imap import search as engine
@@ -20,6 +21,8 @@ from .errors import CommandFailed
 
 if TYPE_CHECKING:
     from .core import Handler, Session
+
+A = TypeVar("A")   # a decoded saved answer
 
 class SelectedMessageView:
     """One message of the selected mailbox for the search engine."""
@@ -218,24 +221,31 @@ class _WholeFolder:
         return self.uids if uid else list(range(1, len(self.uids) + 1))
 
 
-def _whole_folder(selected: SelectedMailbox, keys: tuple[object, ...],
-                  key: str | None) -> _WholeFolder | None:
+def _saved_answer(selected: SelectedMailbox, keys: tuple[object, ...], key: str | None,
+                  decode: Callable[[bytes, _WholeFolder], A | None]
+                  ) -> tuple[_WholeFolder | None, A | None]:
+    """For a SORT or THREAD whose answer may be saved (``key``: its cache
+    key, None when not kept): the folder as it is, and the saved answer
+    decoded, if there is a usable one."""
     if key is None or selected.ghosts or not savedorders.is_whole_folder(keys):
+        return None, None
+    whole = _WholeFolder(selected, key)
+    data = whole.saved()
+    return whole, None if data is None else decode(data, whole)
+
+
+def _sort_answer(data: bytes, whole: _WholeFolder, uid: bool) -> list[int] | None:
+    positions = savedorders.decode_sort(data, len(whole.uids))
+    if positions is None:
         return None
-    return _WholeFolder(selected, key)
+    numbers = whole.numbers(uid)
+    return [numbers[p] for p in positions]
 
 
 def _saved_sort(selected: SelectedMailbox, cmd: commands.Sort
                 ) -> tuple[_WholeFolder | None, list[int] | None]:
-    whole = _whole_folder(selected, cmd.keys, savedorders.sort_key(cmd.criteria))
-    if whole is None:
-        return None, None
-    data = whole.saved()
-    positions = None if data is None else savedorders.decode_sort(data, len(whole.uids))
-    if positions is None:
-        return whole, None
-    numbers = whole.numbers(cmd.uid)
-    return whole, [numbers[p] for p in positions]
+    return _saved_answer(selected, cmd.keys, savedorders.sort_key(cmd.criteria),
+                         lambda data, whole: _sort_answer(data, whole, cmd.uid))
 
 
 async def sort(session: Session, cmd: commands.Sort) -> r.TaggedResponse:
@@ -265,13 +275,9 @@ async def sort(session: Session, cmd: commands.Sort) -> r.TaggedResponse:
 
 def _saved_thread(selected: SelectedMailbox, cmd: commands.Thread
                   ) -> tuple[_WholeFolder | None, list[ThreadNode] | None]:
-    whole = _whole_folder(selected, cmd.keys, savedorders.thread_key(cmd.algorithm))
-    if whole is None:
-        return None, None
-    data = whole.saved()
-    if data is None:
-        return whole, None
-    return whole, savedorders.decode_forest(data, whole.numbers(cmd.uid))
+    return _saved_answer(selected, cmd.keys, savedorders.thread_key(cmd.algorithm),
+                         lambda data, whole: savedorders.decode_forest(data,
+                                                                       whole.numbers(cmd.uid)))
 
 
 def _keep_thread(whole: _WholeFolder, forest: list[ThreadNode], uid: bool) -> None:
