@@ -1,8 +1,10 @@
 """FETCH of cached items only (UID, FLAGS, RFC822.SIZE, INTERNALDATE,
-ENVELOPE, BODYSTRUCTURE) is rendered straight to bytes; what the client
-reads must be what the general path (FetchItem, FetchData, the serializer)
-gives, in every case: values not cached yet, 8-bit header text for clients
-with and without UTF8=ACCEPT, ghosts, \\Recent."""
+ENVELOPE, BODYSTRUCTURE), with or without one whole message (BODY[],
+BODY.PEEK[], RFC822), is rendered straight to bytes; what the client reads
+must be what the general path (FetchItem, FetchData, the serializer) gives,
+in every case: values not cached yet, 8-bit header text for clients with
+and without UTF8=ACCEPT, ghosts, \\Recent, messages big enough to be
+streamed, CRLF and lone CR line ends, \\Seen set by fetching."""
 
 from __future__ import annotations
 
@@ -30,7 +32,19 @@ COMMANDS = [
     "FETCH 1:5 (ENVELOPE)",                       # computed (and cached) on the way
     "FETCH 1:* (UID ENVELOPE BODYSTRUCTURE)",     # some cached, some not
     "UID FETCH 1:* (BODYSTRUCTURE FLAGS ENVELOPE RFC822.SIZE)",   # all cached
+    "UID FETCH 1:* BODY.PEEK[]",                  # sizes not cached yet: learnt here
+    "FETCH 1:* (FLAGS BODY.PEEK[] RFC822.SIZE INTERNALDATE)",
+    "FETCH 1:4 (RFC822)",                         # sets \\Seen on some: general path
+    "FETCH 1:* (BODY[] ENVELOPE UID)",
+    "UID FETCH 1:* (RFC822.SIZE BODY.PEEK[]<0.10>)",   # a partial: general path
+    "FETCH 1:* FLAGS",
 ]
+#: Messages only whole-message fetches tell apart: big enough to be
+#: streamed from the file, CRLF line ends, a lone CR, no line end at all.
+ODD = [b"Subject: big\n\n" + b"0123456789abcdef line\n" * 15_000,
+       b"Subject: crlf\r\nFrom: c@x\r\n\r\nbody\r\nmixed\nend\r\n",
+       b"Subject: cr\n\nlone\rcr\n",
+       b"Subject: none"]
 
 
 async def _session(world: World, gone: str | None, utf8: bool) -> list[bytes]:
@@ -55,6 +69,8 @@ def test_cached_items_fetch_answers_as_the_general_path(world: World,
     fill(world, 12)
     for body in [*MESSAGES, RAW_UTF8]:
         world.deliver(body, flags="RS")
+    for body in ODD:
+        world.deliver(body, flags="")
     asyncio.run(_session(world, None, utf8))   # the uid database: one UIDVALIDITY for all runs
     world.deliver(MESSAGES[1])     # in new/: \Recent for the session
     maildir = world.maildir()
@@ -73,8 +89,13 @@ def test_cached_items_fetch_answers_as_the_general_path(world: World,
     fast = run()
     with monkeypatch.context() as m:
         m.setattr(fetch_module, "_CACHED_ITEMS", frozenset())
+        m.setattr(fetch_module, "_WHOLE_ITEMS", frozenset())
         general = run()
     assert fast == general
     assert sum(b" FETCH (UID " in line for line in fast) >= 16
     assert any(b"\\Recent" in line for line in fast)
     assert sum(b"ENVELOPE (" in line for line in fast) >= 30
+    # The whole messages went out, the big one streamed among the others.
+    assert sum(b"BODY[] {" in line for line in fast) >= 3 * 21  # a ghost is not sent
+    assert sum(b"0123456789abcdef line\r\n" * 100 in line for line in fast) >= 3
+    assert any(b"body\r\nmixed\r\nend\r\n" in line for line in fast)
