@@ -8,6 +8,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -117,7 +118,7 @@ def test_a_message_renamed_meanwhile_is_answered_by_the_session(
         with flag_set_meanwhile(paths[0]):
             return real_compute(paths, wire)
     monkeypatch.setattr(wireforms, "compute", compute_after_a_rename)
-    monkeypatch.setattr(workers, "pool", lambda: InlinePool())
+    use_pool(monkeypatch, InlinePool())
     assert run(world, monkeypatch, 2) == alone
     assert len(small_chunks) == 35 - 12     # 12 chunks of 3 (35 messages): one each in the session
 
@@ -132,6 +133,12 @@ def flag_set_meanwhile(path: str) -> Iterator[None]:
         yield
     finally:
         os.rename(renamed, path)
+
+
+def use_pool(monkeypatch: pytest.MonkeyPatch, pool: Any) -> None:
+    """The process's worker pool is ``pool``, already up."""
+    monkeypatch.setattr(workers, "pool", lambda: pool)
+    monkeypatch.setattr(workers, "running", lambda: pool)
 
 
 class InlinePool:
@@ -185,9 +192,42 @@ def test_a_failing_pool_leaves_the_work_to_the_session(
         failure: Exception) -> None:
     fill(world)
     alone = run(world, monkeypatch, 0)
-    monkeypatch.setattr(workers, "pool", lambda: FailingPool(failure))
+    use_pool(monkeypatch, FailingPool(failure))
     assert run(world, monkeypatch, 2) == alone
     assert small_chunks == []
+
+
+@pytest.mark.parametrize("comes_up", [True, False], ids=["pool-comes-up", "no-pool"])
+def test_chunks_computed_in_the_session_while_the_pool_starts(
+        world: World, monkeypatch: pytest.MonkeyPatch, small_chunks: list[int],
+        comes_up: bool) -> None:
+    """The first FETCH does not wait for the workers to start: the session
+    computes chunks in a thread of its own until they are up (or for good,
+    when they never come)."""
+    fill(world)
+    alone = run(world, monkeypatch, 0)
+    real_compute = wireforms.compute
+    where: list[str] = []
+    two_done = threading.Event()
+
+    def compute(paths: list[str], wire: bool = True) -> list[wireforms.WireForms | None]:
+        in_session = threading.current_thread() is not threading.main_thread()
+        where.append("session" if in_session else "pool")
+        if where.count("session") == 2:
+            two_done.set()
+        return real_compute(paths, wire)
+
+    def slow_start() -> Any:
+        assert two_done.wait(10)
+        return InlinePool() if comes_up else None
+
+    monkeypatch.setattr(wireforms, "compute", compute)
+    monkeypatch.setattr(workers, "running", lambda: None)
+    monkeypatch.setattr(workers, "pool", slow_start)
+    assert run(world, monkeypatch, 2) == alone
+    assert len(where) == 12 and len(small_chunks) == 35   # 12 chunks, every message
+    assert where[:2] == ["session", "session"]
+    assert ("pool" in where) == comes_up
 
 
 def test_a_machine_without_worker_processes_works_in_process(
@@ -201,4 +241,8 @@ def test_a_machine_without_worker_processes_works_in_process(
     monkeypatch.setattr(workers, "_unavailable", False)
     monkeypatch.setattr(workers.multiprocessing, "get_context", no_semaphores)
     assert run(world, monkeypatch, 2) == alone
-    assert workers.count() == 0 and small_chunks == []
+    # The first FETCH's chunks were computed in the session's thread while
+    # the pool failed to start; the next FETCH does not try again.
+    assert workers.count() == 0 and len(small_chunks) == 35
+    assert run(world, monkeypatch, 2) == alone
+    assert len(small_chunks) == 35

@@ -118,22 +118,58 @@ class _Chunk:
 
 class Precomputed:
     """The chunks of one FETCH, sent to the pool a few ahead of the answer
-    and consumed in order."""
+    and consumed in order.
 
-    def __init__(self, cache: FolderCache, pool: workers.Pool,
-                 chunks: list[_Chunk], ahead: int) -> None:
+    A pool still starting (its fork server imports the parsers: ~0.2 s) is
+    not waited for: until it is up, chunks are computed one at a time in a
+    thread of the session, on the CPU the fork server leaves, and the rest
+    go to the workers once they are there (or stay in the session's thread
+    if there are to be none)."""
+
+    def __init__(self, cache: FolderCache, pool: workers.Pool | None,
+                 chunks: list[_Chunk], ahead: int,
+                 starting: asyncio.Future[workers.Pool | None] | None = None) -> None:
         self._cache = cache
         self._pool = pool
         self._chunks = chunks
         self._ahead = ahead
         self._loop = asyncio.get_running_loop()
+        self._starting = starting
+        self._local: asyncio.Future[list[WireForms | None]] | None = None
+        if starting is not None:
+            starting.add_done_callback(self._started)
         self._submit()
+
+    def _started(self, starting: asyncio.Future[workers.Pool | None]) -> None:
+        self._starting = None
+        if not starting.cancelled() and starting.exception() is None:
+            self._pool = starting.result()
+        self._submit()
+
+    def _launch(self, chunk: _Chunk) -> bool:
+        """Start computing a chunk: in the pool if it is up, else in the
+        session's thread if that is free.  False: not started."""
+        if self._pool is not None:
+            try:
+                chunk.future = self._loop.run_in_executor(self._pool, compute, chunk.paths,
+                                                          chunk.wire)
+                return True
+            except Exception as exc:  # a pool that died since: on without it
+                log.warning("imap FETCH: worker processes failed (%r); parsing in-process",
+                            exc)
+                workers.drop(self._pool)
+                self._pool = None
+        if self._local is not None and not self._local.done():
+            return False
+        chunk.future = self._local = asyncio.ensure_future(
+            asyncio.to_thread(compute, chunk.paths, chunk.wire))
+        self._local.add_done_callback(lambda _done: self._submit())
+        return True
 
     def _submit(self) -> None:
         for chunk in self._chunks[:self._ahead]:
-            if chunk.future is None:
-                chunk.future = self._loop.run_in_executor(self._pool, compute, chunk.paths,
-                                                          chunk.wire)
+            if chunk.future is None and not self._launch(chunk):
+                break
 
     async def ready_through(self, end: int) -> None:
         """Every message before index ``end`` is in the cache (or left to
@@ -141,13 +177,18 @@ class Precomputed:
         while self._chunks and self._chunks[0].first < end:
             chunk = self._chunks.pop(0)
             self._submit()
+            while chunk.future is None:
+                # The session's thread is busy with the chunk before.
+                assert self._local is not None
+                await asyncio.wait([self._local])
+                self._launch(chunk)
             assert chunk.future is not None
             try:
                 results = await chunk.future
             except Exception as exc:  # the session computes what is left
                 log.warning("imap FETCH: worker processes failed (%r); parsing in-process",
                             exc)
-                if isinstance(exc, workers.BROKEN):
+                if isinstance(exc, workers.BROKEN) and self._pool is not None:
                     workers.drop(self._pool)
                 self.cancel()
                 return
@@ -181,21 +222,24 @@ def missing(cache: FolderCache, entries: Sequence[MessageEntry],
             if not known(entry.base)]
 
 
+def _start_pool() -> workers.Pool | None:
+    return workers.pool()
+
+
 async def start(cache: FolderCache, todo: Sequence[tuple[int, str, str]],
                 wire: bool) -> Precomputed | None:
-    """Send ``todo`` (from :func:`missing`) to the worker pool; None when
-    too few messages are missing to be worth it, or there is no pool."""
+    """Send ``todo`` (from :func:`missing`) to the worker pool, starting
+    it if need be; None when too few messages are missing to be worth it."""
     if len(todo) < MIN_MESSAGES:
-        return None
-    pool = await asyncio.to_thread(workers.pool)  # the first call starts the workers
-    if pool is None:
         return None
     chunks = [_Chunk(part[0][0], [base for _i, base, _p in part], [p for _i, _b, p in part],
                      wire)
               for part in (todo[at:at + CHUNK] for at in range(0, len(todo), CHUNK))]
-    try:
-        return Precomputed(cache, pool, chunks, AHEAD * workers.count())
-    except Exception as exc:  # cannot start workers here: the session does the work
-        log.warning("imap FETCH: no worker processes (%r); parsing in-process", exc)
-        workers.drop(pool)
-        return None
+    ahead = AHEAD * max(1, workers.count())
+    pool = workers.running()
+    if pool is not None:
+        return Precomputed(cache, pool, chunks, ahead)
+    # The first call starts the workers, in a thread: the session computes
+    # the first chunks meanwhile.
+    starting = asyncio.ensure_future(asyncio.to_thread(_start_pool))
+    return Precomputed(cache, None, chunks, ahead, starting)

@@ -73,6 +73,11 @@ def _ready() -> None:
     """A task that does nothing: its answer means the worker is up."""
 
 
+def running() -> concurrent.futures.Executor | None:
+    """The pool if it is up; never starts one."""
+    return _pool
+
+
 def pool() -> concurrent.futures.ProcessPoolExecutor | None:
     """The process's pool, None when it is to have none.  The first call
     starts the workers and waits for them: call it from a worker thread."""
