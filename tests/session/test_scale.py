@@ -179,7 +179,10 @@ def _hostile_facets(path: str) -> None:
     replace_section(path, FACETS, b"".join(parts))
 
 
-def test_hostile_wire_values_are_not_trusted(world: World) -> None:
+@pytest.mark.parametrize("mode", [0o664, 0o646], ids=["group-writable", "others-writable"])
+def test_hostile_wire_values_are_not_trusted(world: World, mode: int) -> None:
+    """A cache file someone else may write (a shared folder's) is checked
+    form by form: what it holds cannot end a response early."""
     fill(world, 4)
     first = transcript(world)
     forget_memory()
@@ -190,6 +193,7 @@ def test_hostile_wire_values_are_not_trusted(world: World) -> None:
         record.envelope = b'(NIL)\r\n* 99 EXISTS\r\nz OK (x)'
         record.bodystructure = b"(\x00)"
     cache._write()
+    os.chmod(cache_path(world), mode)
     # Facets of the wrong types must not reach SORT/THREAD's comparisons.
     _hostile_facets(cache_path(world))
     forget_memory()

@@ -71,7 +71,10 @@ _RFC822_AT = struct.calcsize("<QqQ")        # where RFC822.SIZE is in a record
 _LENGTHS_AT = struct.calcsize("<QqQqQ")     # where the two lengths are
 _RECORDS, _WIRE, _FACETS, _ORDERS = 0, 1, 2, 3
 # What a file is, while it is: it is only ever replaced by rename.
-FileIdentity = tuple[int, int, int]      # (st_ino, st_size, st_mtime_ns)
+#: (st_ino, st_size, st_mtime_ns, written by this user only): the last is
+#: whether the file belongs to the process's user and no one else may write
+#: it, so that nothing in it can have been put there by another user.
+FileIdentity = tuple[int, int, int, bool]
 #: Saved orders (SORT and THREAD answers over a whole folder) kept.
 ORDERS_KEPT = 16
 #: The digest that names the set of messages an order is of.
@@ -129,8 +132,16 @@ class CachedMessage:
     def _check(self) -> None:
         self._unchecked = False
         if self._source is not None:
+            trusted = self._source[0].trusted
             self._envelope, self._bodystructure = self.raw_wire()
             self._source = None
+            if trusted:
+                # Cut at the wrong place (a bug), they would not be one value.
+                if self._envelope is not None and not _one_list(self._envelope):
+                    self._envelope = None
+                if self._bodystructure is not None and not _one_list(self._bodystructure):
+                    self._bodystructure = None
+                return
         if self._envelope is not None and not wire_cacheable(self._envelope):
             self._envelope = None
         if self._bodystructure is not None and not wire_cacheable(self._bodystructure):
@@ -205,6 +216,10 @@ def wire_cacheable(data: bytes) -> bool:
         pos = crlf + 2 + int(head.group(1))
         if pos >= end or b"\0" in data[crlf + 2:pos]:
             return False  # a literal must end before the closing parenthesis
+
+
+def _one_list(data: bytes) -> bool:
+    return data[:1] == b"(" and data[-1:] == b")"
 
 
 def wire_plain(data: bytes) -> bool:
@@ -324,9 +339,11 @@ class _SavedRecords:
     The wire forms section is read when a first wire form is wanted
     (:meth:`wire`), from the very file the records came from."""
 
-    __slots__ = ("_lock", "_read_wire", "_wire", "_wire_read", "data", "index", "rows_at")
+    __slots__ = ("_lock", "_read_wire", "_wire", "_wire_read", "data", "index", "rows_at",
+                 "trusted")
 
-    def __init__(self, data: bytes, read_wire: Callable[[], bytes]) -> None:
+    def __init__(self, data: bytes, read_wire: Callable[[], bytes], *,
+                 trusted: bool = False) -> None:
         count, names_len = _SECTION.unpack_from(data, 0)
         self.rows_at = _SECTION.size
         names_at = self.rows_at + count * _RECORD.size
@@ -341,6 +358,12 @@ class _SavedRecords:
         self._wire: bytes | None = None
         self._wire_read = False
         self._lock = threading.Lock()
+        # Written by this user only (see FileIdentity): its wire forms are
+        # what this user's sessions wrote, with only damage to fear, which
+        # the sections' CRCs catch.  Any other file's forms are checked one
+        # by one before they are sent: a shared folder's cache must not put
+        # responses of its writer's choosing into another user's session.
+        self.trusted = trusted
 
     def wire(self) -> bytes | None:
         """The wire forms section (None when it cannot be had: the file was
@@ -797,7 +820,8 @@ class FolderCache:
                 self.uidvalidity = self._expected
             self._saved = self._parsed_section(
                 _RECORDS, lambda data, file: _SavedRecords(
-                    data, lambda: self._read_section(_WIRE, file)[0]), "records")
+                    data, lambda: self._read_section(_WIRE, file)[0], trusted=file[3]),
+                "records")
 
     def _parsed_section(self, which: int, parse: Callable[[bytes, FileIdentity], T],
                         what: str) -> T | None:
@@ -822,7 +846,8 @@ class FolderCache:
         is not the file of ``identity``)."""
         with open(self.path, "rb") as f:
             st = os.fstat(f.fileno())
-            found = (st.st_ino, st.st_size, st.st_mtime_ns)
+            found = (st.st_ino, st.st_size, st.st_mtime_ns,
+                     st.st_uid == os.geteuid() and not st.st_mode & 0o022)
             if identity is not None and found != identity:
                 raise ValueError("the file was replaced meanwhile")
             head = f.read(_HEADER.size)
