@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from postillion.maildir import delivery
 from postillion.maildir.errors import (
@@ -15,7 +17,7 @@ from postillion.maildir.errors import (
     MessageNotFound,
     PermissionDenied,
 )
-from postillion.maildir.folders import FolderInfo, Maildir, order_key
+from postillion.maildir.folders import FolderInfo, Maildir, in_file_order, message_file, order_key
 from postillion.maildir.layout import create_maildir
 
 MESSAGE = b"Subject: x\n\nbody\n"
@@ -200,3 +202,23 @@ def test_messages_of_missing_folder(md: Maildir) -> None:
 def test_order_key_is_time_then_bytes() -> None:
     names = ["100.b", "99.z", "100.a:2,S", "x"]
     assert sorted(names, key=order_key) == ["x", "99.z", "100.a:2,S", "100.b"]
+
+
+# Names as they come: delivery times of one width (the fast path), of
+# several widths, with leading zeros, none at all, non-ASCII and
+# undecodable bytes (surrogate escapes), flags or not.
+_heads = st.sampled_from(["1726477593", "999999999", "0001726477", "17", "", "1726477594"])
+_tails = st.text(st.sampled_from("._-,=MPVIabcz09\u00e9\udcff"), max_size=6)
+_names = st.builds(lambda head, tail, info: head + tail + info, _heads, _tails,
+                   st.sampled_from(["", ":2,", ":2,S", ":2,FS"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_names, max_size=12, unique_by=lambda n: n.split(":")[0]),
+       st.booleans())
+def test_in_file_order_is_order_key_order(names: list[str], one_width: bool) -> None:
+    if one_width:
+        names = ["1726477593" + n.lstrip("0123456789") for n in names]
+        names = list({n.split(":")[0]: n for n in names}.values())
+    files = [message_file("cur", n) for n in names]
+    assert in_file_order(files) == sorted(files, key=lambda f: order_key(f.filename))

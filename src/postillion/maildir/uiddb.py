@@ -61,11 +61,11 @@ from postillion.maildir.folders import (
     dir_stamp,
     forget_listing,
     has_new_messages,
+    in_file_order,
     list_message_files,
     listing_stamps,
     listing_token,
     message_file,
-    order_key,
     stamps_trusted,
 )
 
@@ -573,7 +573,7 @@ def _assign_all(folder_dir: str, readonly: bool, db: UidDb, known: dict[str, int
     if len(kept) != len(known):
         dirty = True  # entries of vanished messages are dropped
     kept.sort(key=_first)
-    fresh.sort(key=_file_order)
+    fresh = in_file_order(fresh)
     # tuple.__new__ directly: a NamedTuple's own __new__ is a Python call,
     # and this runs once per message.
     make = tuple.__new__
@@ -625,7 +625,7 @@ def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
         messages.insert(at, make(ScannedMessage, (uid, entry[1], entry[0], entry[3], entry[4])))
         bases.insert(at, base)
     nextuid = last.result.nextuid
-    fresh.sort(key=lambda entry: order_key(entry.filename))
+    fresh = in_file_order(fresh)
     for entry in fresh:
         messages.append(ScannedMessage(nextuid, entry.filename, entry.subdir, entry.flags,
                                        entry.size))
@@ -636,10 +636,6 @@ def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
     if dirty:
         rewritten, db = _rewrite(folder_dir, db, nextuid, messages, bases)
     return FolderScan(db.uidvalidity, nextuid, messages, rewritten), db, bases
-
-
-def _file_order(entry: MessageFile) -> tuple[int, bytes]:
-    return order_key(entry[1])
 
 
 def _first_of_message(message: ScannedMessage) -> int:
