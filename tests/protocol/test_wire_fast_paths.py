@@ -3,9 +3,12 @@ path give exactly the bytes of the general serializer."""
 
 from __future__ import annotations
 
+import datetime
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from postillion.imap.foldercache import internaldate_of
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol import serializer, wire
 from postillion.imap.protocol.fetchdata import body_value, body_wire, envelope_value, envelope_wire
@@ -66,3 +69,13 @@ _values = st.recursive(_leaves, lambda inner: st.tuples(inner, inner) | st.lists
 @given(_values, st.booleans())
 def test_list_fast_path_agrees(item: r.Value, utf8: bool) -> None:
     assert serializer.value(item, utf8) == _reference(item, utf8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 2**33) | st.sampled_from([0, 86399, 951782400, 4102444799, 2**31]))
+def test_utc_date_time_agrees_with_date_time(seconds: int) -> None:
+    """INTERNALDATE of a cached message, formatted without a datetime, is
+    what the general path writes for the same whole second."""
+    when = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    assert wire.utc_date_time(seconds) == wire.date_time(when)
+    assert internaldate_of(seconds * 1_000_000_000 + 999_999_999) == when

@@ -183,8 +183,10 @@ class CachedMessage:
 
 
 def internaldate_of(mtime_ns: int) -> datetime.datetime:
-    """INTERNALDATE of a message file: its mtime, as Courier reports it."""
-    return datetime.datetime.fromtimestamp(mtime_ns / 1e9, datetime.UTC)
+    """INTERNALDATE of a message file: its mtime in whole seconds, as
+    Courier reports it (st_mtime).  (mtime_ns / 1e9 as a float could round
+    the last microseconds of a second up to the next one.)"""
+    return datetime.datetime.fromtimestamp(mtime_ns // 1_000_000_000, datetime.UTC)
 
 
 _LITERAL_HEAD = re.compile(rb"\{([0-9]{1,9})\}\Z")

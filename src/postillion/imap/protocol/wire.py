@@ -7,6 +7,7 @@ values (search keys, fetch attributes) that must read back the same.
 from __future__ import annotations
 
 import datetime
+import time
 
 from .lexer import ASTRING_CHARS, ATOM_CHARS, MONTHS
 
@@ -91,3 +92,24 @@ def date_time(value: datetime.datetime) -> bytes:
     return (f'"{value.day:02d}-{MONTHS[value.month - 1]}-{value.year:04d} '
             f'{value.hour:02d}:{value.minute:02d}:{value.second:02d} '
             f'{sign}{minutes // 60:02d}{minutes % 60:02d}"').encode()
+
+
+_MONTH_BYTES = [month.encode() for month in MONTHS]
+#: ``"dd-Mon-yyyy hh:`` of each hour asked for (messages of one folder
+#: come from few hours); emptied when it grows big.
+_hours: dict[int, bytes] = {}
+
+
+def utc_date_time(seconds: int) -> bytes:
+    """:func:`date_time` of the UTC time ``seconds`` after the epoch, without
+    a datetime: a FETCH INTERNALDATE over 100,000 cached messages formats
+    one per message."""
+    hour, rest = divmod(seconds, 3600)
+    head = _hours.get(hour)
+    if head is None:
+        if len(_hours) >= 65536:
+            _hours.clear()
+        t = time.gmtime(hour * 3600)
+        head = _hours[hour] = b'"%02d-%s-%04d %02d:' % (
+            t.tm_mday, _MONTH_BYTES[t.tm_mon - 1], t.tm_year, t.tm_hour)
+    return head + b'%02d:%02d +0000"' % divmod(rest, 60)

@@ -358,9 +358,10 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
                     parts.append(b"RFC822.SIZE %d" % (selected.size(entry) if size is None
                                                       else size))
                 elif name == "INTERNALDATE":
-                    parts.append(b"INTERNALDATE " + wire.date_time(
-                        record.internaldate if record is not None
-                        else selected.internaldate(entry)))
+                    parts.append(b"INTERNALDATE " + (
+                        wire.utc_date_time(record.mtime_ns // 1_000_000_000)
+                        if record is not None
+                        else wire.date_time(selected.internaldate(entry))))
                 else:
                     form = None if record is None else (
                         record.envelope if name == "ENVELOPE" else record.bodystructure)
