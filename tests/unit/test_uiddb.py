@@ -170,7 +170,7 @@ ops = st.lists(st.sampled_from(["deliver", "expunge", "flag", "scan", "damage_ne
                min_size=1, max_size=25)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(ops)
 def test_uid_invariants_over_random_histories(tmp_path_factory: pytest.TempPathFactory,
                                               history: list[str]) -> None:
@@ -217,6 +217,12 @@ def test_uid_invariants_over_random_histories(tmp_path_factory: pytest.TempPathF
                     used.add(m.uid)
             high_water = max(used, default=0)
             assert scan.nextuid > high_water
+            # The file holds exactly what the scan shows, written as a
+            # whole file would be (even when made from the lines of the
+            # last one plus the new messages').
+            written = db_file(maildir).read_bytes()
+            assert written == uiddb.format_uiddb(uiddb.UidDb(
+                scan.uidvalidity, scan.nextuid, [(m.uid, m.base) for m in scan.messages]))
 
 
 def _parse_line_by_line(data: bytes) -> list[tuple[int, str]] | None:

@@ -549,10 +549,31 @@ def _rewrite(folder_dir: str, db: UidDb, nextuid: int, messages: list[ScannedMes
     entries = new_db.entries
     if not all(map(operator.lt, uids, uids[1:])):
         entries = sorted(entries)
-    if write_uiddb(folder_dir, new_db, known=dict(zip(bases, uids, strict=True)),
-                   lines=_entry_lines(entries)):
+    known, lines = _appended(folder_dir, db, entries)
+    if known is None or lines is None:
+        known, lines = dict(zip(bases, uids, strict=True)), _entry_lines(entries)
+    if write_uiddb(folder_dir, new_db, known=known, lines=lines):
         return True, new_db
     return False, db
+
+
+def _appended(folder_dir: str, db: UidDb, entries: list[tuple[int, str]],
+              ) -> tuple[dict[str, int] | None, bytes | None]:
+    """The known map and entry lines of ``entries`` (ascending) made from
+    those this process keeps for ``db``'s file, when ``entries`` are that
+    file's entries and some more after them (deliveries numbered by a
+    scan): a new message in a folder of 100,000 does not format 100,000
+    lines again.  (None, None) otherwise."""
+    with _parsed_lock:
+        memo = _parsed.get(folder_dir)
+    old = db.entries
+    if (memo is None or memo.db is not db or memo.lines is None or len(old) > len(entries)
+            or entries[:len(old)] != old):
+        return None, None
+    added = entries[len(old):]
+    known = dict(memo.known)
+    known.update((base, uid) for uid, base in added)
+    return known, memo.lines + _entry_lines(added)
 
 
 def _assign_all(folder_dir: str, readonly: bool, db: UidDb, known: dict[str, int],
