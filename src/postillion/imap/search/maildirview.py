@@ -64,7 +64,7 @@ def folder_views(folder_dir: str, scan: FolderScan,
     views = []
     for seq, message in enumerate(scan.messages, 1):
         path = os.path.join(folder_dir, message.subdir, message.filename)
-        stamp = os.stat(path).st_mtime
+        stamp = os.stat(path).st_mtime_ns // 1_000_000_000  # whole seconds, as Courier
         flags = flags_from_letters(message.flags)
         if keywords:
             flags |= keywords.get(message.base, frozenset())
