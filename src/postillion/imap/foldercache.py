@@ -370,13 +370,15 @@ class _SavedRecords:
     def wire(self) -> bytes | None:
         """The wire forms section (None when it cannot be had: the file was
         replaced or damaged meanwhile; the forms are computed again)."""
+        if self._wire_read:  # read once; no lock for each of 200,000 cuts
+            return self._wire
         with self._lock:
             if not self._wire_read:
-                self._wire_read = True
                 try:
                     self._wire = self._read_wire()
                 except (OSError, ValueError, struct.error) as exc:
                     log.info("folder cache: wire forms unusable (%s)", exc)
+                self._wire_read = True  # last: a reader without the lock sees _wire set
             return self._wire
 
     def cut(self, start: int, env_len: int, bs_len: int) -> tuple[bytes | None, bytes | None]:
