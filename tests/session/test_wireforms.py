@@ -246,3 +246,15 @@ def test_a_machine_without_worker_processes_works_in_process(
     assert workers.count() == 0 and len(small_chunks) == 35
     assert run(world, monkeypatch, 2) == alone
     assert len(small_chunks) == 35
+
+
+def test_sizes_beside_whole_messages_are_counted_from_them(
+        world: World, monkeypatch: pytest.MonkeyPatch, small_chunks: list[int]) -> None:
+    """RFC822.SIZE asked with BODY.PEEK[] comes from the messages the answer
+    reads anyway: no worker reads every file a second time for its size."""
+    fill(world)
+    fetch = "FETCH 1:* (RFC822.SIZE BODY.PEEK[])"
+    alone = run(world, monkeypatch, 0, fetch=fetch)
+    assert run(world, monkeypatch, 2, fetch=fetch) == alone
+    assert small_chunks == []
+    assert sum(b"RFC822.SIZE " in line for line in alone) == 35

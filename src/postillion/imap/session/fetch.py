@@ -492,14 +492,18 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
     heavy = any(a.name in _NEEDS_DATA or a.section is not None for a in cmd.attributes)
     precomputed = None
     wire = any(a.name in ("ENVELOPE", "BODYSTRUCTURE") for a in cmd.attributes)
-    if len(wanted) >= wireforms.MIN_MESSAGES and (
-            wire or any(a.name == "RFC822.SIZE" for a in cmd.attributes)):
+    whole = [a for a in cmd.attributes if a.name in _WHOLE_ITEMS and _whole_message(a)]
+    cached = len(whole) <= 1 and all(a.name in _CACHED_ITEMS or a in whole
+                                     for a in cmd.attributes)
+    # RFC822.SIZE beside a whole message the cached path reads anyway is
+    # counted from it: no worker reads the files a second time for sizes.
+    sizes = any(a.name == "RFC822.SIZE" for a in cmd.attributes) and not (cached and whole)
+    if len(wanted) >= wireforms.MIN_MESSAGES and (wire or sizes):
         todo = await asyncio.to_thread(wireforms.missing, selected.cache,
                                        [entry for _seq, entry in wanted], selected.path_of,
                                        wire)
         precomputed = await wireforms.start(selected.cache, todo, wire)
-    whole = [a for a in cmd.attributes if a.name in _WHOLE_ITEMS and _whole_message(a)]
-    if len(whole) <= 1 and all(a.name in _CACHED_ITEMS or a in whole for a in cmd.attributes):
+    if cached:
         try:
             await _send_cached(session, wanted, cmd, whole[0] if whole else None, precomputed,
                                threaded=wire or bool(whole))
