@@ -8,10 +8,10 @@ import datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postillion.imap.foldercache import internaldate_of
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol import serializer, wire
 from postillion.imap.protocol.fetchdata import body_value, body_wire, envelope_value, envelope_wire
+from postillion.imap.search.maildirview import internaldate_of
 from postillion.message import body_structure, envelope_from_headers, parse_message
 from tests.message.test_properties import PIECES, mime_mail
 

@@ -45,6 +45,7 @@ from typing import ClassVar, TypeVar
 
 from postillion.imap.search import SearchCache
 from postillion.imap.search.facets import CacheKey, Column, ThreadHeaders
+from postillion.imap.search.maildirview import internaldate_of
 from postillion.maildir.filenames import size_from_name
 from postillion.maildir.replacefile import replace_file
 
@@ -180,13 +181,6 @@ class CachedMessage:
     @property
     def internaldate(self) -> datetime.datetime:
         return internaldate_of(self.mtime_ns)
-
-
-def internaldate_of(mtime_ns: int) -> datetime.datetime:
-    """INTERNALDATE of a message file: its mtime in whole seconds, as
-    Courier reports it (st_mtime).  (mtime_ns / 1e9 as a float could round
-    the last microseconds of a second up to the next one.)"""
-    return datetime.datetime.fromtimestamp(mtime_ns // 1_000_000_000, datetime.UTC)
 
 
 _LITERAL_HEAD = re.compile(rb"\{([0-9]{1,9})\}\Z")

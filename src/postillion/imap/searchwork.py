@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
 from postillion.imap import workers
-from postillion.imap.foldercache import internaldate_of
 from postillion.imap.search import Program
 from postillion.imap.search.evaluate import (
     CONTENT,
@@ -42,7 +41,7 @@ from postillion.imap.search.facets import (
     compute_facets,
     facet_for_key,
 )
-from postillion.imap.search.maildirview import MaildirMessage
+from postillion.imap.search.maildirview import MaildirMessage, internaldate_of
 from postillion.message.headers import read_header_block
 
 log = logging.getLogger(__name__)

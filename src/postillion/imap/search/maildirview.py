@@ -57,6 +57,13 @@ def flags_from_letters(letters: str) -> frozenset[str]:
     return frozenset(FLAG_LETTERS[c] for c in letters if c in FLAG_LETTERS)
 
 
+def internaldate_of(mtime_ns: int) -> datetime:
+    """INTERNALDATE of a message file: its mtime in whole seconds, as
+    Courier reports it (st_mtime).  (mtime_ns / 1e9 as a float could round
+    the last microseconds of a second up to the next one.)"""
+    return datetime.fromtimestamp(mtime_ns // 1_000_000_000, UTC)
+
+
 def folder_views(folder_dir: str, scan: FolderScan,
                  keywords: dict[str, frozenset[str]] | None = None) -> Sequence[MaildirMessage]:
     """A view per scanned message, sequence numbers in UID order.
@@ -64,10 +71,10 @@ def folder_views(folder_dir: str, scan: FolderScan,
     views = []
     for seq, message in enumerate(scan.messages, 1):
         path = os.path.join(folder_dir, message.subdir, message.filename)
-        stamp = os.stat(path).st_mtime_ns // 1_000_000_000  # whole seconds, as Courier
+        stamp = os.stat(path).st_mtime_ns
         flags = flags_from_letters(message.flags)
         if keywords:
             flags |= keywords.get(message.base, frozenset())
         views.append(MaildirMessage(seq, message.uid, path, flags,
-                                    datetime.fromtimestamp(stamp, UTC)))
+                                    internaldate_of(stamp)))
     return views

@@ -457,10 +457,9 @@ async def _send_cached(session: Session, wanted: list[tuple[int, MessageEntry]],
                                            cmd.uid, utf8, whole)
         return _cached_batch(selected, batch, cmd.attributes, cmd.uid, utf8, whole)
 
-    starts = range(0, len(wanted), size)
     upcoming: asyncio.Future[list[bytes | _Streamed]] | None = None
     try:
-        for start in starts:
+        for start in range(0, len(wanted), size):
             rendered = await (upcoming if upcoming is not None else render(start))
             upcoming = None
             if start + size < len(wanted):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .core import Handler, Session
 
 A = TypeVar("A")   # a decoded saved answer
+R = TypeVar("R")   # what SORT or THREAD computes
 
 class SelectedMessageView:
     """One message of the selected mailbox for the search engine."""
@@ -194,6 +196,18 @@ async def search(session: Session, cmd: commands.Search) -> r.TaggedResponse:
     return r.TaggedResponse(cmd.tag, "OK", "SEARCH done.")
 
 
+async def _over_folder(session: Session, selected: SelectedMailbox,
+                       wanted: list[engine.Facet[object]], compute: Callable[..., R]) -> R:
+    """SORT's or THREAD's ``compute(views, max_seq=..., ...)`` over the
+    whole folder, in a thread, once the worker processes have computed the
+    header values it reads that the cache lacks."""
+    views = await asyncio.to_thread(_views, selected)  # 100,000 objects: not on the loop
+    await _facets_in_workers(selected, views, wanted)
+    return await asyncio.to_thread(
+        compute, views, max_seq=len(selected.messages), max_uid=selected.max_uid,
+        cache=_cache(selected), saved_uids=session.saved_search)
+
+
 def _thread_sort_allowed(session: Session) -> None:
     if session.ctx.config.get_bool("IMAP_DISABLETHREADSORT"):
         raise CommandFailed("THREAD and SORT are disabled on this server.", r.CANNOT)
@@ -255,12 +269,8 @@ async def sort(session: Session, cmd: commands.Sort) -> r.TaggedResponse:
         wanted = engine.sort_facets(cmd.criteria, cmd.keys, cmd.charset)
         whole, answer = await asyncio.to_thread(_saved_sort, selected, cmd)
         if answer is None:
-            views = await asyncio.to_thread(_views, selected)  # 100,000 objects
-            await _facets_in_workers(selected, views, wanted)
-            found = await asyncio.to_thread(
-                lambda: engine.sort(cmd.criteria, cmd.keys, views, charset=cmd.charset,
-                                    max_seq=len(selected.messages), max_uid=selected.max_uid,
-                                    cache=_cache(selected), saved_uids=session.saved_search))
+            found = await _over_folder(session, selected, wanted, functools.partial(
+                engine.sort, cmd.criteria, cmd.keys, charset=cmd.charset))
             answer = [v.uid if cmd.uid else v.seq for v in found]
             if whole is not None:  # no ghost: a message's position is its seq - 1
                 whole.keep(savedorders.encode_sort([v.seq - 1 for v in found]))
@@ -298,13 +308,9 @@ async def thread(session: Session, cmd: commands.Thread) -> r.TaggedResponse:
         wanted = engine.thread_facets(cmd.keys, cmd.charset)
         whole, forest = await asyncio.to_thread(_saved_thread, selected, cmd)
         if forest is None:
-            views = await asyncio.to_thread(_views, selected)  # 100,000 objects
-            await _facets_in_workers(selected, views, wanted)
-            forest = await asyncio.to_thread(
-                lambda: engine.thread(cmd.algorithm, cmd.keys, views, charset=cmd.charset,
-                                      uid=cmd.uid, orderedsubject_as_chain=True,
-                                      max_seq=len(selected.messages), max_uid=selected.max_uid,
-                                      cache=_cache(selected), saved_uids=session.saved_search))
+            forest = await _over_folder(session, selected, wanted, functools.partial(
+                engine.thread, cmd.algorithm, cmd.keys, charset=cmd.charset, uid=cmd.uid,
+                orderedsubject_as_chain=True))
             if whole is not None:
                 await asyncio.to_thread(_keep_thread, whole, forest, cmd.uid)
     except engine.BadCharset as exc:
