@@ -41,34 +41,53 @@ class ImapClient:
         self.writer = writer
         self.timeout = timeout
         self._tag = 0
+        # What has been read from the server and not yet parsed: lines and
+        # literals are cut from this buffer, which is refilled a chunk at a
+        # time (one await per chunk, not per line: over a 100,000-line
+        # answer a per-line read with its own deadline cost the client
+        # more time than the servers it measures).
+        self._buffer = b""
+        self._pos = 0
+
+    async def _fill(self) -> None:
+        """Append what the server has sent (up to READ_CHUNK) to the buffer."""
+        try:
+            chunk = await asyncio.wait_for(self.reader.read(READ_CHUNK), self.timeout)
+        except TimeoutError as exc:
+            raise ImapTimeout("no data in time") from exc
+        if not chunk:
+            raise ImapClosed(self._buffer[self._pos:][-200:].decode(errors="replace"))
+        self._buffer = self._buffer[self._pos:] + chunk
+        self._pos = 0
 
     async def _readline(self) -> bytes:
-        try:
-            line = await asyncio.wait_for(self.reader.readuntil(b"\n"), self.timeout)
-        except TimeoutError as exc:
-            raise ImapTimeout("no complete line in time") from exc
-        except asyncio.IncompleteReadError as exc:
-            raise ImapClosed(exc.partial[-200:].decode(errors="replace")) from exc
-        return line
+        searched = self._pos
+        while True:
+            end = self._buffer.find(b"\n", searched)
+            if end >= 0:
+                line = self._buffer[self._pos:end + 1]
+                self._pos = end + 1
+                return line
+            searched = len(self._buffer) - self._pos
+            await self._fill()
 
     async def _skip(self, size: int) -> None:
         left = size
-        while left:
-            try:
-                chunk = await asyncio.wait_for(self.reader.read(min(left, READ_CHUNK)),
-                                               self.timeout)
-            except TimeoutError as exc:
-                raise ImapTimeout("literal not complete in time") from exc
-            if not chunk:
-                raise ImapClosed("inside a literal")
-            left -= len(chunk)
+        while True:
+            available = len(self._buffer) - self._pos
+            if left <= available:
+                self._pos += left
+                return
+            left -= available
+            self._buffer, self._pos = b"", 0
+            await self._fill()
 
     async def read_response(self) -> tuple[bytes, int]:
         """One whole response (a line and its literals); its first line and literal bytes."""
         first = line = await self._readline()
         literal_total = 0
         while True:
-            match = LITERAL_AT_END.search(line)
+            match = LITERAL_AT_END.search(line) if line.endswith(b"}\r\n") else None
             if match is None:
                 return first, literal_total
             size = int(match.group(1))
