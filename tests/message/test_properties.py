@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,6 +74,15 @@ def test_sizes_and_partials_agree(data: bytes, offset: int, length: int) -> None
     for numbers in all_parts(root):
         content = section_content(root, Section(numbers))
         assert content.size == len(content.to_bytes())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b"a", b"\r\r\n", b"\n\r"]),
+                max_size=20).map(b"".join) | st.binary(max_size=200))
+def test_crlf_view_turns_every_bare_lf_into_crlf(data: bytes) -> None:
+    # With or without a CR anywhere (two code paths): each LF gains a CR
+    # unless it has one; CRs elsewhere stay as they are.
+    assert to_crlf(data) == re.sub(rb"(?<!\r)\n", b"\r\n", data)
 
 
 @settings(max_examples=200, deadline=None)

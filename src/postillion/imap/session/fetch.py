@@ -332,11 +332,10 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
                     raise _NotCached
                 # The record checked against the open file, as the general
                 # path has it; the CRLF view's length is RFC822.SIZE.
-                stream, checked = selected.open_file(entry)
-                with stream:
-                    if checked.file_size >= STREAM_THRESHOLD:
-                        raise _NotCached
-                    body = to_crlf(stream.read())
+                data, checked = selected.read_whole(entry, STREAM_THRESHOLD)
+                if data is None:
+                    raise _NotCached
+                body = to_crlf(data)
                 record = checked
                 if checked.rfc822_size is None:
                     checked.rfc822_size = len(body)
@@ -397,7 +396,7 @@ def _crlf_chunk(stream: BinaryIO) -> bytes:
         if not more:
             break
         chunk += more
-    return chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return to_crlf(chunk)
 
 
 async def _send_streamed(session: Session, item: _Streamed) -> None:
