@@ -99,3 +99,35 @@ def test_cached_items_fetch_answers_as_the_general_path(world: World,
     assert sum(b"BODY[] {" in line for line in fast) >= 3 * 21  # a ghost is not sent
     assert sum(b"0123456789abcdef line\r\n" * 100 in line for line in fast) >= 3
     assert any(b"body\r\nmixed\r\nend\r\n" in line for line in fast)
+
+
+def test_whole_message_read_whole_when_the_file_grows_after_its_fstat(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The whole-message path reads what the fstat promised plus one byte; a
+    # file that grew in between (a writer appending in place) is read to
+    # its end, not cut at the size seen.
+    path = world.deliver(b"Subject: grows\n\nfirst\n", flags="S")
+    grown = b"more\n" * 40_000
+
+    from postillion.imap.selected import SelectedMailbox
+    open_fd = SelectedMailbox._open_fd
+
+    def open_then_grow(self: SelectedMailbox, entry: object) -> object:
+        opened = open_fd(self, entry)  # type: ignore[arg-type]
+        with open(path, "ab") as out:
+            out.write(grown)
+        return opened
+
+    async def session() -> list[bytes]:
+        client = MemoryClient(world.context(), preauth=world.accounts["paul"])
+        await client.line()
+        await client.command("s SELECT INBOX")
+        monkeypatch.setattr(SelectedMailbox, "_open_fd", open_then_grow)
+        out = await client.command("f FETCH 1 BODY.PEEK[]")
+        await client.command("z LOGOUT")
+        await client.close()
+        return out
+
+    whole = b"".join(asyncio.run(session()))
+    expected = b"Subject: grows\r\n\r\nfirst\r\n" + grown.replace(b"\n", b"\r\n")
+    assert b"BODY[] {%d}\r\n" % len(expected) + expected + b")\r\n" in whole
