@@ -102,3 +102,24 @@ def test_transcript_matches_courier_imapd(tmp_path: Path) -> None:
     courier = [line for line in outputs["courier"] if not line.startswith("* OK [")]
     ours = [line for line in outputs["ours"] if not line.startswith("* OK [")]
     assert "\n".join(ours) == "\n".join(courier)
+
+
+def test_pipe_to_the_client_is_widened(tmp_path: Path) -> None:
+    # Big answers (FETCH 1:* BODY[]) go out in 1 MiB writes, not 64 KiB
+    # ones, when stdout is a pipe the system lets us widen.
+    import fcntl
+    _maildir(tmp_path)
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb", buffering=0) as out:
+        try:
+            process = subprocess.Popen(["sh", "-c", _command(tmp_path)],
+                                       stdin=subprocess.PIPE, stdout=write_end)
+        finally:
+            os.close(write_end)
+        with process:
+            assert out.read(9) == b"* PREAUTH"
+            assert fcntl.fcntl(out.fileno(), fcntl.F_GETPIPE_SZ) >= 1 << 20
+            assert process.stdin is not None
+            process.stdin.write(b"a LOGOUT\r\n")
+            process.stdin.close()
+            assert b"a OK" in out.read()
