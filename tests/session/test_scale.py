@@ -231,6 +231,49 @@ def test_wire_forms_come_from_the_file_their_records_came_from(world: World) -> 
     assert again is not None and again.envelope == numbered(0)
 
 
+def test_records_decoded_at_once_are_those_looked_up_one_by_one(world: World) -> None:
+    """FolderCache.prepare (a FETCH 1:*) decodes the saved records in one
+    pass: each must be what a lookup of its own gives, for records with
+    and without a size and wire forms, and for those looked up before."""
+    fill(world, 9)
+    transcript(world)
+    forget_memory()
+    one = FolderCache(world.maildir())
+    for n, record in enumerate(one.records.values()):
+        if n % 3:
+            record.envelope = record.bodystructure = None
+            if n % 3 == 1:
+                record.rfc822_size = None
+        else:
+            record.envelope = record.bodystructure = b'("%d" NIL)' % n
+    one._write()
+
+    def seen(cache: FolderCache, base: str) -> tuple[object, ...]:
+        r = cache.record(base, base)
+        assert r is not None
+        return (r.file_size, r.mtime_ns, r.inode, r.rfc822_size, r.has_wire_forms(),
+                r.envelope, r.bodystructure)
+
+    bases = list(one.records)
+    forget_memory()
+    single = FolderCache(world.maildir())
+    expected = {base: seen(single, base) for base in bases}
+    forget_memory()
+    bulk = FolderCache(world.maildir())
+    looked_up_first = seen(bulk, bases[4])
+    bulk.prepare(len(bases))
+    assert bulk._saved is None                  # all taken
+    assert {base: seen(bulk, base) for base in bases} == expected
+    assert looked_up_first == expected[bases[4]]
+    assert sum(v[4] for v in expected.values()) == 3
+    assert sum(v[3] is None for v in expected.values()) == 3
+    forget_memory()
+    few = FolderCache(world.maildir())
+    few.prepare(2)                              # a few of many: left to their lookups
+    assert few._saved is not None
+    assert {base: seen(few, base) for base in bases} == expected
+
+
 def _garbage_wire(path: str) -> None:
     replace_section(path, WIRE, random.Random(9).randbytes(len(read_section(path, WIRE))))
 
