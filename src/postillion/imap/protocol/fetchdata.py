@@ -33,7 +33,6 @@ def _flags_item(flags: tuple[str, ...]) -> FetchItem:
 
 
 @functools.lru_cache(maxsize=1024)
-@functools.lru_cache(maxsize=1024)
 def flags_wire(flags: tuple[str, ...]) -> bytes:
     """``FLAGS (...)`` as it goes on the wire in a FETCH response (raises
     LocalProtocolError for a flag that is not an atom).  Kept per flag

@@ -67,6 +67,8 @@ CACHED_BATCH = 1024
 #: what a client asks of every message to synchronize, and to list it.
 _CACHED_ITEMS = frozenset({"UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE", "ENVELOPE",
                            "BODYSTRUCTURE"})
+#: Items read from a message's cache record.
+_RECORD_ITEMS = frozenset({"RFC822.SIZE", "INTERNALDATE", "ENVELOPE", "BODYSTRUCTURE"})
 #: Whole-message items (BODY[], BODY.PEEK[], RFC822) the same rendering
 #: takes along, one per FETCH: a client's download of new mail.
 _WHOLE_ITEMS = frozenset({"BODY", "RFC822"})
@@ -298,6 +300,13 @@ def _fetch_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]
     return out
 
 
+#: Each cached item's place in a FETCH response, filled by one %-format
+#: per message (see _cached_batch).
+_ITEM_TEMPLATES = {"UID": b"UID %d", "FLAGS": b"%s", "RFC822.SIZE": b"RFC822.SIZE %d",
+                   "INTERNALDATE": b"INTERNALDATE %s", "ENVELOPE": b"ENVELOPE %s",
+                   "BODYSTRUCTURE": b"BODYSTRUCTURE %s"}
+
+
 def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
                   atts: tuple[FetchAtt, ...], add_uid: bool, utf8: bool,
                   whole: FetchAtt | None = None) -> list[bytes | _Streamed]:
@@ -306,67 +315,81 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
     ``BODY[]``, ``BODY.PEEK[]``, ``RFC822``), rendered straight to bytes:
     the same bytes the general path gives (FetchItem, FetchData, the
     serializer), at a fraction of the cost per message of a FETCH 1:* over
-    100,000 and with one copy of each message instead of several.  A
-    message whose ENVELOPE or BODYSTRUCTURE is not cached, a message big
-    enough to be streamed, and one that fetching marks \\Seen go the
-    general way."""
+    100,000 (one %-format of the command's template per message) and with
+    one copy of each message instead of several.  A message whose ENVELOPE
+    or BODYSTRUCTURE is not cached, a message big enough to be streamed,
+    and one that fetching marks \\Seen go the general way."""
     names: list[str | None] = [None if a is whole else a.name for a in atts]
     if add_uid and "UID" not in names:
         names.insert(0, "UID")
-    with_record = not {"RFC822.SIZE", "INTERNALDATE", "ENVELOPE", "BODYSTRUCTURE"}.isdisjoint(
-        names)
+    with_record = not _RECORD_ITEMS.isdisjoint(names)
     sets_seen = (whole is not None and not selected.readonly and whole.sets_seen
                  and access.flag_allowed("\\Seen", access.selected_rights(selected)))
-    whole_name = b"" if whole is None else whole.response_name()
+    at = names.index(None) if whole is not None else len(names)
+    before = [n for n in names[:at] if n is not None]
+    after = [n for n in names[at + 1:] if n is not None]
+    if whole is None:
+        head = b"* %d FETCH (" + b" ".join(_ITEM_TEMPLATES[n] for n in before) + b")\r\n"
+        tail = b""
+    else:
+        head = (b"* %d FETCH (" + b"".join(_ITEM_TEMPLATES[n] + b" " for n in before)
+                + whole.response_name().replace(b"%", b"%%") + b" {%d}\r\n")
+        tail = b"".join(b" " + _ITEM_TEMPLATES[n] for n in after) + b")\r\n"
+    # FLAGS on the wire per (flag set, recent): a folder's messages share a few.
+    flags_for: dict[tuple[frozenset[str], bool], bytes] = {}
+    ghosts, is_recent = selected.ghosts, selected.is_recent
     out: list[bytes | _Streamed] = []
-    for seq, entry in batch:
-        if selected.is_expunged(entry):
-            continue  # RFC 2180 4.1: the client learns of it with the EXPUNGE
-        parts: list[bytes] = []
-        body = b""
-        at = 0
-        record: CachedMessage | None = None
-        try:
-            if whole is not None:
-                if sets_seen and "\\Seen" not in entry.flags:
-                    raise _NotCached
-                # The record checked against the open file, as the general
-                # path has it; the CRLF view's length is RFC822.SIZE.
-                data, checked = selected.read_whole(entry, STREAM_THRESHOLD)
-                if data is None:
-                    raise _NotCached
-                body = to_crlf(data)
-                record = checked
-                if checked.rfc822_size is None:
-                    checked.rfc822_size = len(body)
-                    selected.cache.changed()
+
+    def values(entry: MessageEntry, record: CachedMessage | None,
+               wanted: list[str]) -> list[object]:
+        found: list[object] = []
+        for name in wanted:
+            if name == "UID":
+                found.append(entry.uid)
+            elif name == "FLAGS":
+                key = (entry.flags, is_recent(entry))
+                flags = flags_for.get(key)
+                if flags is None:
+                    flags = flags_for[key] = flags_wire(selected.fetch_flags(entry))
+                found.append(flags)
+            elif name == "RFC822.SIZE":
+                size = record.rfc822_size if record is not None else None
+                found.append(selected.size(entry) if size is None else size)
+            elif name == "INTERNALDATE":
+                found.append(wire.utc_date_time(record.mtime_ns // 1_000_000_000)
+                             if record is not None
+                             else wire.date_time(selected.internaldate(entry)))
             else:
+                form = None if record is None else (
+                    record.envelope if name == "ENVELOPE" else record.bodystructure)
+                if form is None or (utf8 and not wire_plain(form)):
+                    raise _NotCached
+                found.append(form)
+        return found
+
+    for seq, entry in batch:
+        if entry.uid in ghosts:
+            continue  # RFC 2180 4.1: the client learns of it with the EXPUNGE
+        try:
+            if whole is None:
                 # The cache record, looked up once for every item (what
                 # selected.size() and .internaldate() consult first).
                 record = selected.record(entry) if with_record else None
-            for name in names:
-                if name is None:
-                    at = len(parts)
-                    parts.append(whole_name + b" {%d}\r\n" % len(body))
-                elif name == "UID":
-                    parts.append(b"UID %d" % entry.uid)
-                elif name == "FLAGS":
-                    parts.append(flags_wire(selected.fetch_flags(entry)))
-                elif name == "RFC822.SIZE":
-                    size = record.rfc822_size if record is not None else None
-                    parts.append(b"RFC822.SIZE %d" % (selected.size(entry) if size is None
-                                                      else size))
-                elif name == "INTERNALDATE":
-                    parts.append(b"INTERNALDATE " + (
-                        wire.utc_date_time(record.mtime_ns // 1_000_000_000)
-                        if record is not None
-                        else wire.date_time(selected.internaldate(entry))))
-                else:
-                    form = None if record is None else (
-                        record.envelope if name == "ENVELOPE" else record.bodystructure)
-                    if form is None or (utf8 and not wire_plain(form)):
-                        raise _NotCached
-                    parts.append(name.encode() + b" " + form)
+                out.append(head % (seq, *values(entry, record, before)))
+                continue
+            if sets_seen and "\\Seen" not in entry.flags:
+                raise _NotCached
+            # The record checked against the open file, as the general
+            # path has it; the CRLF view's length is RFC822.SIZE.
+            data, checked = selected.read_whole(entry, STREAM_THRESHOLD)
+            if data is None:
+                raise _NotCached
+            body = to_crlf(data)
+            if checked.rfc822_size is None:
+                checked.rfc822_size = len(body)
+                selected.cache.changed()
+            first = head % (seq, *values(entry, checked, before), len(body))
+            last = tail % tuple(values(entry, checked, after))
         except MessageNotFound:
             selected.mark_expunged(entry)
             continue
@@ -376,14 +399,9 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
                        for response in _fetch_batch(selected, [(seq, entry)], atts, add_uid,
                                                     utf8))
             continue
-        if whole is None:
-            out.append(b"* %d FETCH (%s)\r\n" % (seq, b" ".join(parts)))
-        else:
-            # The literal is not copied into a response of its own: the
-            # batch is joined once, by the caller.
-            out.append(b"* %d FETCH (%s" % (seq, b" ".join(parts[:at + 1])))
-            out.append(body)
-            out.append(b" ".join([b"", *parts[at + 1:]]) + b")\r\n")
+        # The literal is not copied into a response of its own: the
+        # batch is joined once, by the caller.
+        out += (first, body, last)
     return out
 
 
@@ -496,6 +514,11 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
     # RFC822.SIZE beside a whole message the cached path reads anyway is
     # counted from it: no worker reads the files a second time for sizes.
     sizes = any(a.name == "RFC822.SIZE" for a in cmd.attributes) and not (cached and whole)
+    if len(wanted) >= wireforms.MIN_MESSAGES and (
+            whole or any(a.name in _RECORD_ITEMS for a in cmd.attributes)):
+        # The cache records of a FETCH 1:*, decoded from the file as read
+        # all at once rather than one lookup at a time.
+        await asyncio.to_thread(selected.cache.prepare, len(wanted))
     if len(wanted) >= wireforms.MIN_MESSAGES and (wire or sizes):
         todo = await asyncio.to_thread(wireforms.missing, selected.cache,
                                        [entry for _seq, entry in wanted], selected.path_of,
