@@ -17,7 +17,7 @@ import pytest
 from postillion.imap.session import fetch as fetch_module
 
 from .harness import MemoryClient, World
-from .test_scale import MESSAGES, RAW_UTF8, fill, forget_memory
+from .test_scale import MESSAGES, RAW_UTF8, _commands, fill, forget_memory
 
 COMMANDS = [
     "FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
@@ -131,3 +131,50 @@ def test_whole_message_read_whole_when_the_file_grows_after_its_fstat(
     whole = b"".join(asyncio.run(session()))
     expected = b"Subject: grows\r\n\r\nfirst\r\n" + grown.replace(b"\n", b"\r\n")
     assert b"BODY[] {%d}\r\n" % len(expected) + expected + b")\r\n" in whole
+
+
+def test_metadata_from_a_saved_cache_answers_as_the_general_path(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A new process's FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE) reads
+    # sizes and mtimes from the cache file's rows, a batch at a time; a
+    # batch with a message the rows cannot answer for (delivered since)
+    # goes message by message.  Either way the bytes are the general
+    # path's.
+    fill(world, 30)
+    world.deliver(ODD[1], flags="FS")
+    commands = ["FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)",
+                "UID FETCH 1:* (INTERNALDATE FLAGS)", "FETCH 2:9 (RFC822.SIZE UID)"]
+    asyncio.run(_commands(world, *commands))            # the cache file, sizes included
+    rendered: list[int] = []
+    metadata_rows = fetch_module._metadata_rows
+
+    def counted(*args: object) -> list[bytes] | None:
+        rows = metadata_rows(*args)  # type: ignore[arg-type]
+        if rows is not None:
+            rendered.append(len(rows))
+        return rows
+
+    def run() -> list[bytes]:
+        forget_memory()
+        return asyncio.run(_commands(world, *commands))
+
+    with monkeypatch.context() as m:
+        m.setattr(fetch_module, "_metadata_rows", counted)
+        fast = run()
+    assert rendered == [31, 31, 8]                       # every batch from the rows
+    with monkeypatch.context() as m:
+        m.setattr(fetch_module, "_CACHED_ITEMS", frozenset())
+        assert run() == fast
+    world.deliver(MESSAGES[2], flags="S")               # no row for it yet
+    rendered.clear()
+    with monkeypatch.context() as m:
+        m.setattr(fetch_module, "_metadata_rows", counted)
+        later = run()
+    # The first 1:* went message by message (reading the new file gave it
+    # a record), the next found every message in the rows or records.
+    assert rendered == [32, 8]
+    assert len(later) == len(fast) + 2
+    with monkeypatch.context() as m:
+        m.setattr(fetch_module, "_CACHED_ITEMS", frozenset())
+        general = run()
+    assert later == general

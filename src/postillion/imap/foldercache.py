@@ -68,6 +68,8 @@ _SECTION = struct.Struct("<II")
 # forms start (from the start of the wire forms), lengths of envelope and
 # bodystructure (-1 absent)
 _RECORD = struct.Struct("<QqQqQii")
+#: A record as 64-bit words: size, mtime_ns, inode, RFC822.SIZE, start, lengths.
+_WORDS = _RECORD.size // 8
 _RFC822_AT = struct.calcsize("<QqQ")        # where RFC822.SIZE is in a record
 _LENGTHS_AT = struct.calcsize("<QqQqQ")     # where the two lengths are
 _RECORDS, _WIRE, _FACETS, _ORDERS = 0, 1, 2, 3
@@ -336,7 +338,7 @@ class _SavedRecords:
     (:meth:`wire`), from the very file the records came from."""
 
     __slots__ = ("_lock", "_read_wire", "_wire", "_wire_read", "count", "data", "index", "rows_at",
-                 "trusted")
+                 "trusted", "words")
 
     def __init__(self, data: bytes, read_wire: Callable[[], bytes], *,
                  trusted: bool = False) -> None:
@@ -347,6 +349,10 @@ class _SavedRecords:
             raise ValueError("records section does not add up")
         names = _decode_names(data[names_at:], count)
         self.count = count
+        # The rows as 64-bit words (_WORDS a row), for reading a field of
+        # many rows without unpacking them (on little-endian machines).
+        rows = memoryview(data)[self.rows_at:self.rows_at + count * _RECORD.size]
+        self.words = rows.cast("q") if sys.byteorder == "little" else None
         self.index = dict(zip(names, range(count), strict=True))
         if len(self.index) != count:
             raise ValueError("a base name twice in the records")
@@ -421,6 +427,10 @@ class _SavedRecords:
         return struct.unpack_from(layout, self.data, self.rows_at + i * _RECORD.size + offset)
 
     def has_size(self, base: str) -> bool:
+        words = self.words
+        if words is not None:
+            i = self.index.get(base)
+            return i is not None and words[i * _WORDS + 3] >= 0
         found = self._field(base, _RFC822_AT, "<q")
         return found is not None and found[0] >= 0
 
@@ -661,6 +671,47 @@ class FolderCache:
         if named is not None and named != found.file_size:
             return None
         return found
+
+    def sizes_and_mtimes(self, bases: list[str]) -> list[tuple[int | None, int] | None]:
+        """RFC822.SIZE (None when not cached) and mtime_ns of each message
+        whose record :meth:`record` would give (None for the others),
+        read from the rows as loaded without decoding them into records:
+        a FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE), the first
+        command of a client's synchronization, in a new process."""
+        if not self._loaded:
+            self.ensure_loaded()
+        records = self._records
+        saved = self._saved
+        index = saved.index if saved is not None else {}
+        words = saved.words if saved is not None else None
+        out: list[tuple[int | None, int] | None] = []
+        for base in bases:
+            found = records.get(base)
+            if found is not None:
+                file_size, mtime_ns, size = found.file_size, found.mtime_ns, found.rfc822_size
+            else:
+                # A record taken meanwhile (by another thread) is neither
+                # here nor there: None, and that message goes the long way.
+                i = index.get(base)
+                if i is None or saved is None:
+                    out.append(None)
+                    continue
+                if words is not None:
+                    at = i * _WORDS
+                    file_size, mtime_ns, rfc822 = words[at], words[at + 1], words[at + 3]
+                else:
+                    file_size, mtime_ns, _inode, rfc822 = _RECORD.unpack_from(
+                        saved.data, saved.rows_at + i * _RECORD.size)[:4]
+                size = rfc822 if rfc822 >= 0 else None
+            # record()'s check that the name's S= is this file's size, the
+            # usual name (S= at its end) tested without parsing it.
+            if not base.endswith(f",S={file_size}"):
+                named = size_from_name(base)
+                if named is not None and named != file_size:
+                    out.append(None)
+                    continue
+            out.append((size, mtime_ns))
+        return out
 
     def checked(self, base: str, st: os.stat_result) -> CachedMessage:
         """The record of a message whose file was just opened (``st`` its
