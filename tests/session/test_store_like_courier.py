@@ -109,3 +109,34 @@ def test_append_with_flags_or_dates_courier_refuses_gets_no_before_the_literal(
         "a3 NO Error in IMAP command received by server.",
         "a4 NO Error in IMAP command received by server.",
         "+ OK", "a5 OK [APPENDUID", "+ OK", "a6 OK [APPENDUID"]
+
+
+def test_store_renames_only_names_whose_letters_change(world: World) -> None:
+    # Names as other programs leave them in cur/: without ":2," info, with
+    # letters out of order or unknown to IMAP.  A STORE that changes no
+    # flag renames nothing; one that changes flags writes the letters IMAP
+    # knows, in order, and leaves a name that has just those alone.
+    import os
+    cur = os.path.join(world.maildir(), "cur")
+    names = ["1000000001.M1P1.host,S=48", "1000000002.M2P1.host,S=48:2,SF",
+             "1000000003.M3P1.host,S=48:2,Sa", "1000000004.M4P1.host,S=48:2,"]
+    for name in names:
+        with open(os.path.join(cur, name), "wb") as out:
+            out.write(MESSAGE)
+    run(world, "a1 SELECT INBOX", "a2 STORE 1:* -FLAGS (\\Draft)", "a3 LOGOUT")
+    assert sorted(os.listdir(cur)) == names
+    run(world, "a1 SELECT INBOX", "a2 STORE 1:* +FLAGS ($Label1)", "a3 LOGOUT")
+    assert sorted(os.listdir(cur)) == ["1000000001.M1P1.host,S=48",
+                                       "1000000002.M2P1.host,S=48:2,FS",
+                                       "1000000003.M3P1.host,S=48:2,S",
+                                       "1000000004.M4P1.host,S=48:2,"]
+    run(world, "a1 SELECT INBOX", "a2 STORE 1:* +FLAGS (\\Seen)", "a3 LOGOUT")
+    assert sorted(os.listdir(cur)) == ["1000000001.M1P1.host,S=48:2,S",
+                                       "1000000002.M2P1.host,S=48:2,FS",
+                                       "1000000003.M3P1.host,S=48:2,S",
+                                       "1000000004.M4P1.host,S=48:2,S"]
+    run(world, "a1 SELECT INBOX", "a2 STORE 1:* -FLAGS (\\Seen)", "a3 LOGOUT")
+    assert sorted(os.listdir(cur)) == ["1000000001.M1P1.host,S=48:2,",
+                                       "1000000002.M2P1.host,S=48:2,F",
+                                       "1000000003.M3P1.host,S=48:2,",
+                                       "1000000004.M4P1.host,S=48:2,"]

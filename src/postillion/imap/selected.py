@@ -579,7 +579,10 @@ class SelectedMailbox:
         else's."""
         letters = _letters_of(flags)
         filename, subdir = entry.filename, entry.subdir
-        if letters != flags_of(filename) or subdir != "cur":
+        # Renamed unless the name has these letters already (a name ending
+        # in ":2," and them has; without letters, so has a name without info).
+        if subdir != "cur" or (not filename.endswith(f":2,{letters}")
+                               and (letters or flags_of(filename))):
             filename = folders.set_flags(self.folder_dir, filename, letters, cur_fd=cur_fd)
             subdir = "cur"
         if self.use_keywords:

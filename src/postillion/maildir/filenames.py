@@ -126,8 +126,18 @@ def with_flags(filename: str, flags: str) -> str:
     Courier's five are kept when the caller passes them; imapd drops them when
     it rewrites flags, and the IMAP layer does the same by passing only those.
     """
-    letters = "".join(sorted(set(flags)))
-    return f"{base_name(filename)}:2,{letters}"
+    ordered = _in_order.get(flags)
+    if ordered is None:
+        ordered = "".join(sorted(set(flags)))
+        if len(_in_order) < 256:
+            _in_order[flags] = ordered
+    return f"{base_name(filename)}:2,{ordered}"
+
+
+#: Letter strings in the order they are written: a STORE over 100,000
+#: messages asks for the same few.  (A dict, not functools.lru_cache:
+#: deliverquota imports this module and nothing slow.)
+_in_order: dict[str, str] = {}
 
 
 def size_from_name(filename: str) -> int | None:

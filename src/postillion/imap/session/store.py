@@ -47,25 +47,33 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
                       and (f.startswith("\\") or selected.use_keywords))
     rights = access.selected_rights(selected)
     out: list[bytes] = []
+    ghosts, is_recent, readonly = selected.ghosts, selected.is_recent, selected.readonly
+    answer = not cmd.silent or readonly
+    # UID first, as Courier's UID STORE answers.
+    template = b"* %d FETCH (UID %d %s)\r\n" if cmd.uid else b"* %d FETCH (%s)\r\n"
+    # FLAGS on the wire per (flag set, recent): a folder's messages share a few.
+    wire: dict[tuple[frozenset[str], bool], bytes] = {}
     with folders.open_cur(selected.folder_dir) as cur_fd:
         for seq, entry in pairs:
-            if selected.is_expunged(entry):
+            if entry.uid in ghosts:
                 continue
             new = outcome.get(entry.flags)
             if new is None:
                 new = outcome[entry.flags] = _new_flags(entry.flags, given, cmd.mode, rights)
-            if new != entry.flags and not selected.readonly:
+            if new != entry.flags and not readonly:
                 try:
                     entry = selected.store_flags(seq, entry, new, cur_fd=cur_fd)
                 except MessageNotFound:
                     selected.mark_expunged(entry)
                     continue
                 stored.append(entry)
-            if not cmd.silent or selected.readonly:
-                flags = flags_wire(selected.fetch_flags(entry))
-                # UID first, as Courier's UID STORE answers.
-                out.append(b"* %d FETCH (UID %d %s)\r\n" % (seq, entry.uid, flags) if cmd.uid
-                           else b"* %d FETCH (%s)\r\n" % (seq, flags))
+            if answer:
+                key = (entry.flags, is_recent(entry))
+                flags = wire.get(key)
+                if flags is None:
+                    flags = wire[key] = flags_wire(selected.fetch_flags(entry))
+                out.append(template % (seq, entry.uid, flags) if cmd.uid
+                           else template % (seq, flags))
     return b"".join(out)
 
 
