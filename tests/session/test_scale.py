@@ -274,6 +274,29 @@ def test_records_decoded_at_once_are_those_looked_up_one_by_one(world: World) ->
     assert {base: seen(few, base) for base in bases} == expected
 
 
+def test_sizeless_lists_the_messages_without_a_cached_size(world: World) -> None:
+    """FolderCache.sizeless (which messages a FETCH of RFC822.SIZE must
+    read) answers as has_size does, message by message: from the rows as
+    loaded, with some records decoded, and with a name not in the file."""
+    fill(world, 9)
+    transcript(world)
+    forget_memory()
+    one = FolderCache(world.maildir())
+    for n, record in enumerate(one.records.values()):
+        if n % 4 == 1:
+            record.rfc822_size = None
+    one._write()
+    bases = [*one.records, "1700000000.M1P1.elsewhere,S=10"]
+    forget_memory()
+    fresh = FolderCache(world.maildir())
+    expected = [i for i, base in enumerate(bases[:-1]) if not fresh.has_size(base)]
+    assert expected == [1, 5]
+    assert fresh.sizeless(bases[:-1]) == expected       # the rows only
+    assert fresh.sizeless(bases) == [*expected, 9]      # one name the file has not
+    fresh.record(bases[0], bases[0])                    # one record decoded
+    assert fresh.sizeless(bases) == [*expected, 9]
+
+
 def _garbage_wire(path: str) -> None:
     replace_section(path, WIRE, random.Random(9).randbytes(len(read_section(path, WIRE))))
 

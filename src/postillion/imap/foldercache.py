@@ -672,6 +672,22 @@ class FolderCache:
             return None
         return found
 
+    def sizeless(self, bases: Sequence[str]) -> list[int]:
+        """The positions in ``bases`` of the messages whose RFC822.SIZE is
+        not cached (:meth:`has_size` of each, in bulk: a FETCH 1:* asking
+        for sizes checks every message of a 100,000-message folder)."""
+        if not self._loaded:
+            self.ensure_loaded()
+        records, saved = self._records, self._saved
+        words = saved.words if saved is not None else None
+        if saved is not None and words is not None and not records:
+            # A new process, nothing decoded yet: the rows answer for all.
+            rows = list(map(saved.index.get, bases))
+            if None not in rows:
+                return [i for i, row in enumerate(rows)
+                        if words[row * _WORDS + 3] < 0]  # type: ignore[operator]
+        return [i for i, base in enumerate(bases) if not self.has_size(base)]
+
     def sizes_and_mtimes(self, bases: list[str]) -> list[tuple[int | None, int] | None]:
         """RFC822.SIZE (None when not cached) and mtime_ns of each message
         whose record :meth:`record` would give (None for the others),

@@ -217,7 +217,10 @@ def missing(cache: FolderCache, entries: Sequence[MessageEntry],
     the cache file's records)."""
     if len(entries) < MIN_MESSAGES or workers.count() == 0:
         return []
-    known = cache.has_wire_forms if wire else cache.has_size
+    if not wire:
+        return [(i, entries[i].base, path_of(entries[i]))
+                for i in cache.sizeless([entry.base for entry in entries])]
+    known = cache.has_wire_forms
     return [(i, entry.base, path_of(entry)) for i, entry in enumerate(entries)
             if not known(entry.base)]
 
