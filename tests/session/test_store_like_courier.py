@@ -140,3 +140,45 @@ def test_store_renames_only_names_whose_letters_change(world: World) -> None:
                                        "1000000002.M2P1.host,S=48:2,F",
                                        "1000000003.M3P1.host,S=48:2,",
                                        "1000000004.M4P1.host,S=48:2,"]
+
+
+def test_store_over_messages_moved_or_removed_by_another_program(world: World) -> None:
+    # Under one session's STORE: messages still in new/, one renamed by
+    # another program since the listing (found again by its base name),
+    # one deleted (EXPUNGEd at the next chance), one whose keywords change.
+    import glob
+    import os
+    maildir = world.maildir()
+    paths = [world.deliver(MESSAGE + b"%d\n" % n, flags=None if n < 2 else "S")
+             for n in range(6)]
+
+    async def main() -> list[list[str]]:
+        client = MemoryClient(world.context())
+        await client.line()
+        await client.command("l1 LOGIN paul paulpw")
+        answers = [texts(await client.command("a1 SELECT INBOX"))]
+        os.rename(paths[3], paths[3][:-len(":2,S")] + ":2,RS")      # another program
+        os.unlink(paths[4])
+        answers.append(texts(await client.command("a2 STORE 1:* +FLAGS (\\Flagged)")))
+        answers.append(texts(await client.command("a3 UID STORE 6 +FLAGS ($Work)")))
+        answers.append(texts(await client.command("a4 NOOP")))
+        await client.close()
+        return answers
+
+    _select, store, keyword, noop = asyncio.run(main())
+    assert store == ["* 1 FETCH (FLAGS (\\Flagged \\Recent))",
+                     "* 2 FETCH (FLAGS (\\Flagged \\Recent))",
+                     "* 3 FETCH (FLAGS (\\Flagged \\Seen))",
+                     "* 4 FETCH (FLAGS (\\Flagged \\Seen))",
+                     "* 6 FETCH (FLAGS (\\Flagged \\Seen))",
+                     "a2 OK STORE completed."]
+    assert keyword == ["* FLAGS ($Work \\Draft \\Answered \\Flagged \\Deleted \\Seen \\Recent)",
+                       "* OK [PERMANENTFLAGS ($Work \\* \\Draft \\Answered \\Flagged \\Deleted "
+                       "\\Seen)] Limited",
+                       "* 6 FETCH (UID 6 FLAGS (\\Flagged \\Seen $Work))",
+                       "* 5 EXPUNGE",                  # the deleted one, after the command
+                       "a3 OK STORE completed."]
+    assert noop == ["a4 OK NOOP completed"]
+    names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(maildir, "cur", "*")))
+    assert [name.rpartition(":")[2] for name in names] == ["2,F", "2,F", "2,FS", "2,FS", "2,FS"]
+    assert not os.listdir(os.path.join(maildir, "new"))

@@ -596,6 +596,47 @@ class SelectedMailbox:
         self._replace(seq, entry, new)
         return new
 
+    def store_many(self, changes: list[tuple[int, MessageEntry, frozenset[str]]],
+                   cur_fd: int | None, out: list[MessageEntry | None]) -> None:
+        """:meth:`store_flags` of each (seq, entry, new flags), appending
+        the new entries to ``out`` as they are made (None for a message
+        found gone; on a failure, ``out`` holds what was done).  One loop
+        for a STORE over many messages: the usual message (in ``cur/``
+        under the name listed, keywords unchanged) is renamed here without
+        the calls store_flags makes for each; any other goes through it."""
+        view = self._private()
+        use_keywords = self.use_keywords
+        for seq, entry, flags in changes:
+            filename = entry.filename
+            if cur_fd is None or entry.subdir != "cur" or "/" in filename or (
+                    use_keywords and _keywords_of(flags) != _keywords_of(entry.flags)):
+                out.append(self._store_or_gone(seq, entry, flags, cur_fd))
+                continue
+            letters = _letters_of(flags)
+            target = f"{entry.base}:2,{letters}"
+            # As store_flags: renamed unless the name has just these letters.
+            if filename != target and (letters or flags_of(filename)):
+                try:
+                    os.rename(filename, target, src_dir_fd=cur_fd, dst_dir_fd=cur_fd)
+                except FileNotFoundError:  # renamed meanwhile: store_flags finds it
+                    out.append(self._store_or_gone(seq, entry, flags, cur_fd))
+                    continue
+                filename = target
+            new = MessageEntry(entry.uid, filename, "cur",
+                               flags if use_keywords else _system_flags_of(flags), entry.base)
+            if 0 < seq <= len(view) and view[seq - 1] is entry:
+                view[seq - 1] = new
+            else:
+                self._replace(seq, entry, new)
+            out.append(new)
+
+    def _store_or_gone(self, seq: int, entry: MessageEntry, flags: frozenset[str],
+                       cur_fd: int | None) -> MessageEntry | None:
+        try:
+            return self.store_flags(seq, entry, flags, cur_fd=cur_fd)
+        except MessageNotFound:
+            return None
+
     def expunge(self, uids: set[int] | None = None) -> int:
         """Delete the messages marked \\Deleted (those of ``uids`` only,
         for UID EXPUNGE).  The EXPUNGE responses come from the next

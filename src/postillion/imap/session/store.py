@@ -19,7 +19,6 @@ from postillion.imap.protocol.commands import StoreMode
 from postillion.imap.protocol.fetchdata import flags_wire
 from postillion.imap.selected import RECENT, SYSTEM_FLAGS, MessageEntry, SelectedMailbox
 from postillion.maildir import folders
-from postillion.maildir.errors import MessageNotFound
 
 from . import access
 from .errors import ERROR_TEXT
@@ -53,27 +52,39 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
     template = b"* %d FETCH (UID %d %s)\r\n" if cmd.uid else b"* %d FETCH (%s)\r\n"
     # FLAGS on the wire per (flag set, recent): a folder's messages share a few.
     wire: dict[tuple[frozenset[str], bool], bytes] = {}
-    with folders.open_cur(selected.folder_dir) as cur_fd:
-        for seq, entry in pairs:
-            if entry.uid in ghosts:
+    # The new flags of each message (None: unchanged), then the changes
+    # made in one call, then the answers.
+    planned: list[tuple[int, MessageEntry, frozenset[str] | None]] = []
+    for seq, entry in pairs:
+        if entry.uid in ghosts:
+            continue
+        new = outcome.get(entry.flags)
+        if new is None:
+            new = outcome[entry.flags] = _new_flags(entry.flags, given, cmd.mode, rights)
+        planned.append((seq, entry, new if new != entry.flags and not readonly else None))
+    results: list[MessageEntry | None] = []
+    try:
+        with folders.open_cur(selected.folder_dir) as cur_fd:
+            selected.store_many([(seq, entry, new) for seq, entry, new in planned
+                                 if new is not None], cur_fd, results)
+    finally:
+        # Those made before a failure too (see store()).
+        stored.extend(entry for entry in results if entry is not None)
+    done = iter(results)
+    for seq, entry, new in planned:
+        if new is not None:
+            after = next(done)
+            if after is None:
+                selected.mark_expunged(entry)
                 continue
-            new = outcome.get(entry.flags)
-            if new is None:
-                new = outcome[entry.flags] = _new_flags(entry.flags, given, cmd.mode, rights)
-            if new != entry.flags and not readonly:
-                try:
-                    entry = selected.store_flags(seq, entry, new, cur_fd=cur_fd)
-                except MessageNotFound:
-                    selected.mark_expunged(entry)
-                    continue
-                stored.append(entry)
-            if answer:
-                key = (entry.flags, is_recent(entry))
-                flags = wire.get(key)
-                if flags is None:
-                    flags = wire[key] = flags_wire(selected.fetch_flags(entry))
-                out.append(template % (seq, entry.uid, flags) if cmd.uid
-                           else template % (seq, flags))
+            entry = after
+        if answer:
+            key = (entry.flags, is_recent(entry))
+            flags = wire.get(key)
+            if flags is None:
+                flags = wire[key] = flags_wire(selected.fetch_flags(entry))
+            out.append(template % (seq, entry.uid, flags) if cmd.uid
+                       else template % (seq, flags))
     return b"".join(out)
 
 
