@@ -314,7 +314,8 @@ _NS = 1_000_000_000
 
 def _metadata_rows(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
                    names: list[str], template: bytes,
-                   flags_for: dict[tuple[frozenset[str], bool], bytes]) -> list[bytes] | None:
+                   flags_for: dict[tuple[frozenset[str], bool], bytes],
+                   ) -> list[bytes | _Streamed] | None:
     """The responses of a batch asking for :data:`_COLUMN_ITEMS` only,
     each item computed for the whole batch by one comprehension and the
     template filled by map: the usual synchronization FETCH 1:* (UID FLAGS
@@ -352,7 +353,8 @@ def _metadata_rows(selected: SelectedMailbox, batch: list[tuple[int, MessageEntr
         else:
             utc = wire.utc_date_time
             columns.append([utc(mtime_ns // _NS) for _size, mtime_ns in known])
-    return list(map(template.__mod__, zip(*columns, strict=True)))
+    rows: list[bytes | _Streamed] = list(map(template.__mod__, zip(*columns, strict=True)))
+    return rows
 
 
 def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
@@ -389,7 +391,7 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
     if whole is None and _COLUMN_ITEMS.issuperset(before):
         rows = _metadata_rows(selected, batch, before, head, flags_for)
         if rows is not None:
-            return list(rows)
+            return rows
     out: list[bytes | _Streamed] = []
 
     def values(entry: MessageEntry, record: CachedMessage | None,
