@@ -100,10 +100,14 @@ _MONTH_BYTES = [month.encode() for month in MONTHS]
 _hours: dict[int, bytes] = {}
 
 
+#: ``mm:ss +0000"`` of each second of an hour.
+_SECONDS_OF_HOUR = [b'%02d:%02d +0000"' % divmod(rest, 60) for rest in range(3600)]
+
+
 def utc_date_time(seconds: int) -> bytes:
     """:func:`date_time` of the UTC time ``seconds`` after the epoch, without
     a datetime: a FETCH INTERNALDATE over 100,000 cached messages formats
-    one per message."""
+    one per message (the hour's head and the second's tail both looked up)."""
     hour, rest = divmod(seconds, 3600)
     head = _hours.get(hour)
     if head is None:
@@ -112,4 +116,4 @@ def utc_date_time(seconds: int) -> bytes:
         t = time.gmtime(hour * 3600)
         head = _hours[hour] = b'"%02d-%s-%04d %02d:' % (
             t.tm_mday, _MONTH_BYTES[t.tm_mon - 1], t.tm_year, t.tm_hour)
-    return head + b'%02d:%02d +0000"' % divmod(rest, 60)
+    return head + _SECONDS_OF_HOUR[rest]
