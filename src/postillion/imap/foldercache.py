@@ -68,8 +68,10 @@ _SECTION = struct.Struct("<II")
 # forms start (from the start of the wire forms), lengths of envelope and
 # bodystructure (-1 absent)
 _RECORD = struct.Struct("<QqQqQii")
-#: A record as 64-bit words: size, mtime_ns, inode, RFC822.SIZE, start, lengths.
+#: A record as 64-bit words (file size, mtime_ns, inode, RFC822.SIZE,
+#: start, both lengths), and where two of them are.
 _WORDS = _RECORD.size // 8
+_MTIME_WORD, _RFC822_WORD = 1, 3
 _RFC822_AT = struct.calcsize("<QqQ")        # where RFC822.SIZE is in a record
 _LENGTHS_AT = struct.calcsize("<QqQqQ")     # where the two lengths are
 _RECORDS, _WIRE, _FACETS, _ORDERS = 0, 1, 2, 3
@@ -214,6 +216,16 @@ def wire_cacheable(data: bytes) -> bool:
         pos = crlf + 2 + int(head.group(1))
         if pos >= end or b"\0" in data[crlf + 2:pos]:
             return False  # a literal must end before the closing parenthesis
+
+
+def _name_agrees(base: str, file_size: int) -> bool:
+    """Whether a record of this file size may describe the message named
+    ``base``: a name's ``,S=`` (if any) is the size the file was written
+    with.  The usual name (S= at its end) is tested without parsing it."""
+    if base.endswith(f",S={file_size}"):
+        return True
+    named = size_from_name(base)
+    return named is None or named == file_size
 
 
 def _one_list(data: bytes) -> bool:
@@ -430,7 +442,7 @@ class _SavedRecords:
         words = self.words
         if words is not None:
             i = self.index.get(base)
-            return i is not None and words[i * _WORDS + 3] >= 0
+            return i is not None and words[i * _WORDS + _RFC822_WORD] >= 0
         found = self._field(base, _RFC822_AT, "<q")
         return found is not None and found[0] >= 0
 
@@ -665,10 +677,7 @@ class FolderCache:
         if not self._loaded:
             self.ensure_loaded()
         found = self._lookup(base)
-        if found is None:
-            return None
-        named = size_from_name(base)
-        if named is not None and named != found.file_size:
+        if found is None or not _name_agrees(base, found.file_size):
             return None
         return found
 
@@ -685,7 +694,7 @@ class FolderCache:
             rows = list(map(saved.index.get, bases))
             if None not in rows:
                 return [i for i, row in enumerate(rows)
-                        if words[row * _WORDS + 3] < 0]  # type: ignore[operator]
+                        if words[row * _WORDS + _RFC822_WORD] < 0]  # type: ignore[operator]
         return [i for i, base in enumerate(bases) if not self.has_size(base)]
 
     def sizes_and_mtimes(self, bases: list[str]) -> list[tuple[int | None, int] | None]:
@@ -714,19 +723,13 @@ class FolderCache:
                     continue
                 if words is not None:
                     at = i * _WORDS
-                    file_size, mtime_ns, rfc822 = words[at], words[at + 1], words[at + 3]
+                    file_size, mtime_ns = words[at], words[at + _MTIME_WORD]
+                    rfc822 = words[at + _RFC822_WORD]
                 else:
                     file_size, mtime_ns, _inode, rfc822 = _RECORD.unpack_from(
                         saved.data, saved.rows_at + i * _RECORD.size)[:4]
                 size = rfc822 if rfc822 >= 0 else None
-            # record()'s check that the name's S= is this file's size, the
-            # usual name (S= at its end) tested without parsing it.
-            if not base.endswith(f",S={file_size}"):
-                named = size_from_name(base)
-                if named is not None and named != file_size:
-                    out.append(None)
-                    continue
-            out.append((size, mtime_ns))
+            out.append((size, mtime_ns) if _name_agrees(base, file_size) else None)
         return out
 
     def checked(self, base: str, st: os.stat_result) -> CachedMessage:

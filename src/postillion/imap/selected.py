@@ -33,12 +33,12 @@ import datetime
 import functools
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from postillion.imap.protocol import SequenceSet
 from postillion.imap.protocol import responses as r
-from postillion.imap.protocol.fetchdata import flags_item
+from postillion.imap.protocol.fetchdata import flags_item, flags_wire
 from postillion.maildir import folders, keywords, quota, uiddb
 from postillion.maildir.errors import MessageNotFound
 from postillion.maildir.filenames import flags_of, size_from_name
@@ -225,6 +225,22 @@ class SelectedMailbox:
 
     def fetch_flags(self, entry: MessageEntry) -> tuple[str, ...]:
         return _ordered_flags_of(entry.flags, self.is_recent(entry))
+
+    def flags_wire_of(self) -> Callable[[MessageEntry], bytes]:
+        """For one command's responses: ``FLAGS (...)`` of a message as
+        the wire has it, kept per (flag set, recent) (a folder's messages
+        share a few; FETCH FLAGS and STORE over 100,000 write one each)."""
+        made: dict[tuple[frozenset[str], bool], bytes] = {}
+        is_recent = self.is_recent
+
+        def wire(entry: MessageEntry) -> bytes:
+            key = (entry.flags, is_recent(entry))
+            found = made.get(key)
+            if found is None:
+                found = made[key] = flags_wire(_ordered_flags_of(*key))
+            return found
+
+        return wire
 
     def _keywords_in_use(self) -> tuple[str, ...]:
         if not self._own and self.shared is not None and self.shared.snapshot is not None \

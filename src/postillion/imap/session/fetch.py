@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO
 
 from postillion.imap import wireforms
@@ -32,13 +33,12 @@ from postillion.imap.protocol.fetchdata import (
     body_value,
     envelope_value,
     flags_item,
-    flags_wire,
     internaldate_item,
     section_item,
     size_item,
     uid_item,
 )
-from postillion.imap.selected import MessageEntry, SelectedMailbox, ordered_flags
+from postillion.imap.selected import MessageEntry, SelectedMailbox
 from postillion.maildir.errors import MessageNotFound
 from postillion.message import (
     MimePart,
@@ -314,7 +314,7 @@ _NS = 1_000_000_000
 
 def _metadata_rows(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
                    names: list[str], template: bytes,
-                   flags_for: dict[tuple[frozenset[str], bool], bytes],
+                   flags_wire_of: Callable[[MessageEntry], bytes],
                    ) -> list[bytes | _Streamed] | None:
     """The responses of a batch asking for :data:`_COLUMN_ITEMS` only,
     each item computed for the whole batch by one comprehension and the
@@ -337,14 +337,7 @@ def _metadata_rows(selected: SelectedMailbox, batch: list[tuple[int, MessageEntr
         if name == "UID":
             columns.append([entry.uid for entry in entries])
         elif name == "FLAGS":
-            is_recent = selected.is_recent
-            column: list[object] = []
-            for key in [(entry.flags, is_recent(entry)) for entry in entries]:
-                flags = flags_for.get(key)
-                if flags is None:
-                    flags = flags_for[key] = flags_wire(ordered_flags(*key))
-                column.append(flags)
-            columns.append(column)
+            columns.append(list(map(flags_wire_of, entries)))
         elif name == "RFC822.SIZE":
             sizes: list[object] = [size for size, _mtime in known]
             if None in sizes:
@@ -385,11 +378,10 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
         head = (b"* %d FETCH (" + b"".join(_ITEM_TEMPLATES[n] + b" " for n in before)
                 + whole.response_name().replace(b"%", b"%%") + b" {%d}\r\n")
         tail = b"".join(b" " + _ITEM_TEMPLATES[n] for n in after) + b")\r\n"
-    # FLAGS on the wire per (flag set, recent): a folder's messages share a few.
-    flags_for: dict[tuple[frozenset[str], bool], bytes] = {}
-    ghosts, is_recent = selected.ghosts, selected.is_recent
+    flags_wire_of = selected.flags_wire_of()
+    ghosts = selected.ghosts
     if whole is None and _COLUMN_ITEMS.issuperset(before):
-        rows = _metadata_rows(selected, batch, before, head, flags_for)
+        rows = _metadata_rows(selected, batch, before, head, flags_wire_of)
         if rows is not None:
             return rows
     out: list[bytes | _Streamed] = []
@@ -401,11 +393,7 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
             if name == "UID":
                 found.append(entry.uid)
             elif name == "FLAGS":
-                key = (entry.flags, is_recent(entry))
-                flags = flags_for.get(key)
-                if flags is None:
-                    flags = flags_for[key] = flags_wire(selected.fetch_flags(entry))
-                found.append(flags)
+                found.append(flags_wire_of(entry))
             elif name == "RFC822.SIZE":
                 size = record.rfc822_size if record is not None else None
                 found.append(selected.size(entry) if size is None else size)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from postillion.imap.protocol import commands
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol.commands import StoreMode
-from postillion.imap.protocol.fetchdata import flags_wire
 from postillion.imap.selected import RECENT, SYSTEM_FLAGS, MessageEntry, SelectedMailbox
 from postillion.maildir import folders
 
@@ -46,12 +45,11 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
                       and (f.startswith("\\") or selected.use_keywords))
     rights = access.selected_rights(selected)
     out: list[bytes] = []
-    ghosts, is_recent, readonly = selected.ghosts, selected.is_recent, selected.readonly
+    ghosts, readonly = selected.ghosts, selected.readonly
     answer = not cmd.silent or readonly
     # UID first, as Courier's UID STORE answers.
     template = b"* %d FETCH (UID %d %s)\r\n" if cmd.uid else b"* %d FETCH (%s)\r\n"
-    # FLAGS on the wire per (flag set, recent): a folder's messages share a few.
-    wire: dict[tuple[frozenset[str], bool], bytes] = {}
+    flags_wire_of = selected.flags_wire_of()
     # The new flags of each message (None: unchanged), then the changes
     # made in one call, then the answers.
     planned: list[tuple[int, MessageEntry, frozenset[str] | None]] = []
@@ -79,10 +77,7 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
                 continue
             entry = after
         if answer:
-            key = (entry.flags, is_recent(entry))
-            flags = wire.get(key)
-            if flags is None:
-                flags = wire[key] = flags_wire(selected.fetch_flags(entry))
+            flags = flags_wire_of(entry)
             out.append(template % (seq, entry.uid, flags) if cmd.uid
                        else template % (seq, flags))
     return b"".join(out)
