@@ -259,3 +259,20 @@ def test_fast_parse_equals_the_line_by_line_rule(lines: list[str]) -> None:
     db = uiddb.parse(data)
     expected = _parse_line_by_line(data)
     assert (None if db is None else db.entries) == expected
+
+
+def test_a_delivery_after_a_file_written_out_of_order_writes_it_in_order(
+        maildir: str) -> None:
+    """A uid database another program wrote with its lines out of UID order
+    stays as it is while nothing changes; the scan that numbers the next
+    delivery writes every line again, in ascending UIDs."""
+    names = [os.path.basename(delivery.deliver(maildir, MESSAGE, durable=False)).split(":")[0]
+             for _ in range(3)]
+    db_file(maildir).write_text(f"1 1234 10\n7 {names[0]}\n3 {names[1]}\n5 {names[2]}\n")
+    first = uiddb.scan_and_assign(maildir)
+    assert not first.rewritten and [m.uid for m in first.messages] == [3, 5, 7]
+    added = os.path.basename(delivery.deliver(maildir, MESSAGE, durable=False)).split(":")[0]
+    scan = uiddb.scan_and_assign(maildir)
+    assert scan.rewritten and scan.messages[-1].uid == 10
+    assert db_file(maildir).read_text() == (
+        f"1 1234 11\n3 {names[1]}\n5 {names[2]}\n7 {names[0]}\n10 {added}\n")

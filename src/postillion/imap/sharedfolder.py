@@ -158,6 +158,9 @@ class SharedFolder:
     _scan_wall: float = 0.0              # time.time() at the same moment
     _stamps: tuple[tuple[int, int, int] | None, ...] | None = None
     _last_scan: uiddb.FolderScan | None = None
+    # The snapshot made from _last_scan (not one extend() or adopt() made
+    # since): what that scan's successor may be applied to.
+    _built: Snapshot | None = None
     _unclaimed_recent: set[int] = field(default_factory=set)
     _inflight: asyncio.Future[Snapshot] | None = None
     _inflight_started: float = 0.0
@@ -234,13 +237,11 @@ class SharedFolder:
         self._scan_started = time.monotonic()
         self._scan_wall = time.time()
         stamps = self._dir_stamps()
-        claimed: set[str] = set()
-        if not self.readonly:
-            # Messages this process moves out of new/ are \Recent for one
-            # of its sessions (RFC 3501 2.3.2); rename() lets one mover win.
-            for _old, new in folders.move_new_to_cur(self.folder_dir):
-                claimed.add(base_name(new))
+        # The scan moves new/ to cur/ after listing both (a delivery then
+        # lists new/ alone).  Messages this process moves out of new/ are
+        # \Recent for one of its sessions (RFC 3501 2.3.2).
         scan = uiddb.scan_and_assign(self.folder_dir, readonly=self.readonly)
+        claimed = scan.moved
         kw = self._keywords(scan)
         if scan.rewritten:
             # The uid database this scan wrote is no news to anyone.
@@ -251,13 +252,26 @@ class SharedFolder:
         # The stamps from before the scan: a change during it shows next time.
         self._stamps = stamps
         previous = self.snapshot
-        if (previous is not None and scan is self._last_scan and not claimed
-                and kw is None and not previous.keywords_in_use):
+        last = self._last_scan
+        if (previous is not None and last is not None and scan.serial == last.serial
+                and not claimed and kw is None and not previous.keywords_in_use):
             return previous
+        built = None
+        if (previous is not None and previous is self._built and kw is None
+                and not previous.keywords_in_use and last is not None
+                and scan.changes is not None and scan.changes.since == last.serial
+                and scan.uidvalidity == previous.uidvalidity):
+            built = self._updated(previous, scan, scan.changes)
+        snap, delta = built if built is not None else self._build(previous, scan, kw)
         self._last_scan = scan
-        snap, delta = self._build(previous, scan, kw)
+        self._built = snap
         if claimed:
-            self._unclaimed_recent.update(m.uid for m in snap.messages if m.base in claimed)
+            # Moved messages are usually new ones, numbered at the end.
+            tail = snap.messages[-len(claimed):]
+            recent = [m.uid for m in tail if m.base in claimed]
+            if len(recent) < len(claimed):
+                recent = [m.uid for m in snap.messages if m.base in claimed]
+            self._unclaimed_recent.update(recent)
         if delta is not None:
             self.deltas.append(delta)
         self.snapshot = snap
@@ -382,6 +396,60 @@ class SharedFolder:
             entries.append(MessageEntry(m[0], filename, m[2], flags,
                                         filename if colon < 0 else filename[:colon]))
         return Snapshot(1, scan.uidvalidity, scan.nextuid, entries, ())
+
+    @staticmethod
+    def _updated(previous: Snapshot, scan: uiddb.FolderScan, changes: uiddb.ScanChanges,
+                 ) -> tuple[Snapshot, Delta | None] | None:
+        """What :meth:`_build` gives for a scan made from the one
+        ``previous`` was built from (no keywords then or now), made from
+        the scan's changes alone: a delivery into a folder of 100,000
+        messages costs its own entries and two list copies, not a
+        comparison of every message.  None when the scan and ``previous``
+        do not line up as the changes say (then :meth:`_build` decides)."""
+        messages = scan.messages
+        entries = list(previous.messages)
+        if len(entries) - len(changes.removed) + changes.added != len(messages):
+            return None
+        changed: list[int] = []
+        created = 0
+        for uid in changes.renamed:
+            at = bisect.bisect_left(entries, uid, key=_uid_of)
+            now = bisect.bisect_left(messages, uid, key=uiddb.first_of_message)
+            if at == len(entries) or entries[at].uid != uid or now == len(messages) \
+                    or messages[now][0] != uid:
+                return None
+            prior, m = entries[at], messages[now]
+            if prior.filename == m[1] and prior.subdir == m[2]:
+                continue
+            entry = MessageEntry(uid, m[1], m[2], flagset(m[3]), prior.base)
+            if entry.flags != prior.flags:
+                changed.append(uid)
+            entries[at] = entry
+            created += 1
+        gone: list[int] = []
+        for uid in changes.removed:
+            at = bisect.bisect_left(entries, uid, key=_uid_of)
+            if at == len(entries) or entries[at].uid != uid:
+                return None
+            gone.append(at)
+        for at in sorted(gone, reverse=True):
+            del entries[at]
+        top = previous.messages[-1].uid if previous.messages else 0
+        for m in messages[len(messages) - changes.added:] if changes.added else ():
+            if m[0] <= top:
+                return None
+            filename = m[1]
+            colon = filename.rfind(":")
+            entries.append(MessageEntry(m[0], filename, m[2], flagset(m[3]),
+                                        filename if colon < 0 else filename[:colon]))
+        if not created and not gone and not changes.added \
+                and scan.nextuid == previous.uidnext:
+            return previous, None  # (our own new/ -> cur/ moves)
+        generation = previous.generation + 1
+        snap = Snapshot(generation, scan.uidvalidity, scan.nextuid, entries,
+                        previous.keywords_in_use)
+        removed = frozenset(changes.removed)
+        return snap, Delta(generation, removed, frozenset(changed), top + 1)
 
     def _build(self, previous: Snapshot | None, scan: uiddb.FolderScan,
                kw: dict[str, tuple[str, ...]] | None) -> tuple[Snapshot, Delta | None]:

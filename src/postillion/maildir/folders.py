@@ -298,6 +298,14 @@ def listing_stamps(folder_dir: str) -> tuple[DirStamp, DirStamp, float] | None:
     return new, cur, memo.listed_at
 
 
+def listed_new_names(folder_dir: str) -> frozenset[str] | None:
+    """The names ``new/`` held at the remembered listing of a folder (None
+    when none is remembered): where a scan finds the messages to move
+    without looking through 100,000 others."""
+    memo = _memo(folder_dir)
+    return None if memo is None else memo.new_names
+
+
 def forget_listing(folder_dir: str) -> None:
     """Drop the remembered listing of one folder: the next is read afresh."""
     _remember(folder_dir, None)
@@ -315,9 +323,10 @@ def _incremental(memo: _Listing, set_new: frozenset[str], set_cur: frozenset[str
     None when a full listing is needed (many changes, or a base name that
     is or becomes present twice)."""
     gone = [(NEW, n) for n in memo.new_names - set_new]
-    gone += [(CUR, n) for n in memo.cur_names - set_cur]
     came = [(NEW, n) for n in set_new - memo.new_names]
-    came += [(CUR, n) for n in set_cur - memo.cur_names]
+    if set_cur is not memo.cur_names:  # (else cur/ was not even listed)
+        gone += [(CUR, n) for n in memo.cur_names - set_cur]
+        came += [(CUR, n) for n in set_cur - memo.cur_names]
     if (len(gone) + len(came)) * _INCREMENTAL_LIMIT > len(memo.found) + 64:
         return None
     found = dict(memo.found)
@@ -358,15 +367,25 @@ def _snapshot(folder_dir: str) -> tuple[dict[str, MessageFile], set[str]]:
     if memo is not None and memo.stamps == stamps and stamps_trusted(stamps, memo.listed_at):
         return dict(memo.found), set()
     names_new = _listdir(os.path.join(folder_dir, NEW))
-    names_cur = _listdir(os.path.join(folder_dir, CUR))
-    set_new, set_cur = frozenset(names_new), frozenset(names_cur)
+    names_cur: list[str] | None = None
+    if memo is not None and stamps[1] is not None and memo.stamps[1] == stamps[1] \
+            and stamps_trusted(stamps[1:], memo.listed_at):
+        # Only new/ changed (a delivery): cur/, 100,000 names in a big
+        # folder, is as the last listing found it (the rule above, for
+        # this one directory).
+        set_cur = memo.cur_names
+    else:
+        names_cur = _listdir(os.path.join(folder_dir, CUR))
+        set_cur = frozenset(names_cur)
+    set_new = frozenset(names_new)
     found = _incremental(memo, set_new, set_cur) if memo is not None else None
     if found is not None:
         assert memo is not None
         seen_twice = memo.seen_twice
         unresolved: set[str] = set()
     else:
-        found, unresolved, twice = _full_snapshot(folder_dir, names_new, names_cur)
+        found, unresolved, twice = _full_snapshot(
+            folder_dir, names_new, list(set_cur) if names_cur is None else names_cur)
         seen_twice = frozenset(twice)
     if unresolved:
         _remember(folder_dir, None)
@@ -386,13 +405,16 @@ def list_message_files(folder_dir: str,
     not taken for deleted.
     """
     found, unresolved = _snapshot(folder_dir)
-    wanted = set(expected) | unresolved
+    # (A dict's keys are compared as they are: no set of 100,000 names.)
+    expected_names = expected.keys() if isinstance(expected, dict) else set(expected)
     for _attempt in range(RELIST_ATTEMPTS):
-        missing = wanted.difference(found)
+        if not unresolved and expected_names <= found.keys():
+            break  # (the usual case, told without a set of what is missing)
+        missing = (expected_names - found.keys()) | (unresolved - found.keys())
         if not missing:
             break
-        again, unresolved = _snapshot(folder_dir)
-        wanted |= unresolved
+        again, more = _snapshot(folder_dir)
+        unresolved |= more
         for base in missing:
             if base in again:
                 found[base] = again[base]

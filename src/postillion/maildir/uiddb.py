@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import itertools
 import logging
 import operator
@@ -38,7 +39,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -63,6 +64,7 @@ from postillion.maildir.folders import (
     has_new_messages,
     in_file_order,
     list_message_files,
+    listed_new_names,
     listing_stamps,
     listing_token,
     message_file,
@@ -115,6 +117,23 @@ class ScannedMessage(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class ScanChanges:
+    """How a scan differs from an earlier scan of the same folder in this
+    process (the one numbered ``since``), when it was made by updating
+    that scan with the files that changed: whoever keeps a view of the
+    earlier scan can update it the same way, in O(changes), instead of
+    comparing 100,000 messages (a delivery to a big folder)."""
+
+    since: int                 # the earlier scan's serial
+    removed: frozenset[int]    # UIDs no longer there
+    renamed: frozenset[int]    # UIDs whose file name (flags, subdir) changed
+    added: int                 # messages numbered since: the last ``added`` of messages
+
+
+_scan_serials = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
 class FolderScan:
     """The result of :func:`scan_and_assign`."""
 
@@ -122,6 +141,11 @@ class FolderScan:
     nextuid: int  # UIDNEXT
     messages: list[ScannedMessage]
     rewritten: bool  # the uid database file was (re)written by this scan
+    changes: ScanChanges | None = None
+    # Base names this scan moved from new/ to cur/ (\Recent for one session).
+    moved: frozenset[str] = frozenset()
+    # Equal serials: the same messages (a scan given again).
+    serial: int = field(default_factory=_scan_serials.__next__)
 
 
 def _parse_int(text: str) -> int | None:
@@ -488,36 +512,49 @@ def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> Folder
     else:
         db = old
 
-    token = listing_token(folder_dir)
-    files = list_message_files(folder_dir, known)
     memo_key = (folder_dir, readonly)
     with _parsed_lock:
         last = _scans.get(memo_key)
     if last is not None and (dirty or last.db is not db):
         last = None
+    token = listing_token(folder_dir)
+    # Numbered messages the listing misses may be in mid-rename: listed
+    # again.  An update of the last scan asks only about those that
+    # vanished since it (see _assign_changes), not about 100,000.
+    files = list_message_files(folder_dir, () if last is not None else known)
     if (last is not None and last.token is token and token is listing_token(folder_dir)
             and not last.moved):
         # Same uid database, same listing (the directories proved unchanged):
         # the same answer, without 100,000 records rebuilt.
         return last.result
     moved = False
+    moved_now: list[str] = []
     if not readonly:
         # moved: the listing no longer shows the folder (or, not moved now,
         # its new/ messages must be moved by the next scan): not reusable.
-        moved = any(e[0] == NEW for e in files.values())
+        in_new = _in_new(folder_dir, files)
+        moved = bool(in_new)
         if moved and move_new:
-            files = _move_new(folder_dir, files)
+            files, moved_now = _move_new(folder_dir, files, in_new)
     result = None
     if last is not None and not readonly:
         result = _assign_changes(folder_dir, db, known, files, last)
     if result is None:
+        if last is not None:
+            missing = known.keys() - files.keys()
+            files = _confirm_listed(folder_dir, files, missing)
+            # (One found again in new/ is for the next scan to move.)
+            moved = moved or any(files[b][0] == NEW for b in missing if b in files)
         result = _assign_all(folder_dir, readonly, db, known, files, dirty)
     scan, written, bases = result
+    if moved_now:
+        scan = dataclasses.replace(scan, moved=frozenset(moved_now))
     with _parsed_lock:
         _scans.pop(memo_key, None)
-        # Given again, the answer reports no rewrite: that one is done.
-        again = scan if not scan.rewritten else FolderScan(scan.uidvalidity, scan.nextuid,
-                                                           scan.messages, False)
+        # Given again, the answer reports no rewrite and no move: those
+        # are done.
+        again = scan if not (scan.rewritten or scan.moved) else dataclasses.replace(
+            scan, rewritten=False, moved=frozenset())
         _scans[memo_key] = _LastScan(written, token, files, again, bases, moved)
         while len(_scans) > _SCAN_MEMO_SIZE:
             del _scans[next(iter(_scans))]
@@ -576,6 +613,36 @@ def _appended(folder_dir: str, db: UidDb, entries: list[tuple[int, str]],
     return known, memo.lines + _entry_lines(added)
 
 
+def _rewrite_added(folder_dir: str, db: UidDb, nextuid: int, added: list[tuple[int, str]],
+                   messages: list[ScannedMessage], bases: list[str]) -> tuple[bool, UidDb]:
+    """:func:`_rewrite` for a scan that only numbered new messages
+    (``added``, above every UID of ``db``, whose entries are the other
+    messages'): the file's entries are the old ones with the new after
+    them, without building 100,000 entries again, and its lines the old
+    lines (when this process wrote them) with the new ones after them."""
+    with _parsed_lock:
+        memo = _parsed.get(folder_dir)
+    if memo is not None and memo.db is not db:
+        memo = None
+    entries = db.entries + added
+    if len(entries) != len(messages):
+        # (Fewer entries than messages: the last rewrite failed.)
+        return _rewrite(folder_dir, db, nextuid, messages, bases)
+    if memo is not None and memo.lines is not None:
+        lines = memo.lines + _entry_lines(added)
+    else:
+        uids = list(map(_first_of_entry, db.entries))
+        if not all(map(operator.lt, uids, uids[1:])):
+            return _rewrite(folder_dir, db, nextuid, messages, bases)  # a file out of order
+        lines = _entry_lines(entries)
+    known = dict(memo.known) if memo is not None else {base: uid for uid, base in db.entries}
+    known.update((base, uid) for uid, base in added)
+    new_db = UidDb(db.uidvalidity, nextuid, entries)
+    if write_uiddb(folder_dir, new_db, known=known, lines=lines):
+        return True, new_db
+    return False, db
+
+
 def _assign_all(folder_dir: str, readonly: bool, db: UidDb, known: dict[str, int],
                 files: dict[str, MessageFile], dirty: bool) -> _Assigned:
     nextuid = db.safe_nextuid()
@@ -616,50 +683,84 @@ def _assign_all(folder_dir: str, readonly: bool, db: UidDb, known: dict[str, int
 def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
                     files: dict[str, MessageFile], last: _LastScan) -> _Assigned | None:
     """The previous scan updated with the messages whose files changed:
-    O(changes) in Python (plus set operations in C), or None when a full
-    assignment is simpler (many changes)."""
+    O(changes) in Python (plus copies and set operations in C), or None
+    when a full assignment is simpler (many changes, or a message the
+    previous scan and the uid database do not agree on)."""
     diff = files.items() ^ last.files.items()
     if len(diff) * 8 > len(files) + 64:
         return None
     changed = {base for base, _entry in diff}
+    vanished = [base for base in changed if base not in files and base in known]
+    if vanished:
+        files = _confirm_listed(folder_dir, files, vanished)
+        changed.difference_update(
+            [base for base in vanished if files.get(base) == last.files.get(base)])
     if not changed:
         return last.result, db, last.bases
-    messages: list[ScannedMessage] = []
-    bases: list[str] = []
-    for message, base in zip(last.result.messages, last.bases, strict=True):
-        if base not in changed:
-            messages.append(message)
-            bases.append(base)
+    messages = list(last.result.messages)
+    bases = list(last.bases)
     make = tuple.__new__
     fresh: list[MessageFile] = []
-    dirty = False
+    gone: list[int] = []       # positions in messages
+    removed: list[int] = []
+    renamed: list[int] = []
     for base in changed:
         entry = files.get(base)
-        if entry is None:
-            dirty = dirty or base in known  # vanished: its entry is dropped
-            continue
         uid = known.get(base)
         if uid is None:
+            if entry is None:
+                # Neither listed now nor numbered in the file: a message
+                # of a scan whose rewrite failed, gone since.
+                return None
             fresh.append(entry)
             continue
-        at = bisect.bisect_left(messages, uid, key=_first_of_message)
-        messages.insert(at, make(ScannedMessage, (uid, entry[1], entry[0], entry[3], entry[4])))
-        bases.insert(at, base)
+        # The previous scan's messages are in UID order, and every one of
+        # them is numbered in the file it agreed with (db is that file).
+        at = bisect.bisect_left(messages, uid, key=first_of_message)
+        if at == len(messages) or messages[at][0] != uid or bases[at] != base:
+            return None  # known to the file but not to the last scan
+        if entry is None:
+            gone.append(at)  # vanished: its entry is dropped
+            removed.append(uid)
+            continue
+        messages[at] = make(ScannedMessage, (uid, entry[1], entry[0], entry[3], entry[4]))
+        renamed.append(uid)
+    for at in sorted(gone, reverse=True):
+        del messages[at]
+        del bases[at]
     nextuid = last.result.nextuid
-    fresh = in_file_order(fresh)
-    for entry in fresh:
-        messages.append(ScannedMessage(nextuid, entry.filename, entry.subdir, entry.flags,
-                                       entry.size))
-        bases.append(entry.base)
+    added: list[tuple[int, str]] = []
+    for entry in in_file_order(fresh):
+        messages.append(make(ScannedMessage, (nextuid, entry[1], entry[0], entry[3], entry[4])))
+        bases.append(entry[2])
+        added.append((nextuid, entry[2]))
         nextuid += 1
-        dirty = True
     rewritten = False
-    if dirty:
+    if removed:
         rewritten, db = _rewrite(folder_dir, db, nextuid, messages, bases)
-    return FolderScan(db.uidvalidity, nextuid, messages, rewritten), db, bases
+    elif added:
+        rewritten, db = _rewrite_added(folder_dir, db, nextuid, added, messages, bases)
+    changes = ScanChanges(last.result.serial, frozenset(removed), frozenset(renamed), len(added))
+    return FolderScan(db.uidvalidity, nextuid, messages, rewritten, changes), db, bases
 
 
-def _first_of_message(message: ScannedMessage) -> int:
+def _confirm_listed(folder_dir: str, files: dict[str, MessageFile],
+                    missing: Iterable[str]) -> dict[str, MessageFile]:
+    """``files`` with those of the ``missing`` messages (numbered, but not
+    listed) that a new listing finds: a message renamed while the
+    directory was read is not taken for expunged."""
+    missing = list(missing)
+    if missing:
+        again = list_message_files(folder_dir, missing)
+        for base in missing:
+            found = again.get(base)
+            if found is not None:
+                files[base] = found
+    return files
+
+
+def first_of_message(message: ScannedMessage) -> int:
+    """A scanned message's UID (a sort and bisect key)."""
     return message[0]
 
 
@@ -667,10 +768,25 @@ def _first(pair: tuple[int, MessageFile]) -> int:
     return pair[0]
 
 
-def _move_new(folder_dir: str, files: dict[str, MessageFile]) -> dict[str, MessageFile]:
-    """Move the listed new/ messages to cur/ (``:2,`` appended, as imapd does)."""
+def _in_new(folder_dir: str, files: dict[str, MessageFile]) -> list[MessageFile]:
+    """The entries of ``files`` in new/, found from the names the listing
+    saw there (else by looking at every entry)."""
+    names = listed_new_names(folder_dir)
+    if names is None:
+        return [entry for entry in files.values() if entry[0] == NEW]
+    found = [files.get(base_name(name)) for name in names]
+    return [entry for entry in found if entry is not None and entry[0] == NEW]
+
+
+def _move_new(folder_dir: str, files: dict[str, MessageFile], in_new: list[MessageFile],
+              ) -> tuple[dict[str, MessageFile], list[str]]:
+    """Move the listed new/ messages (``in_new``, entries of ``files``) to
+    cur/ (``:2,`` appended, as imapd does); also the base names of those
+    this call moved (rename() lets one mover win: another process's moves
+    are not among them)."""
     lost: list[str] = []
-    for entry in [e for e in files.values() if e[0] == NEW]:
+    moved: list[str] = []
+    for entry in in_new:
         base = entry.base
         target = entry.filename if ":" in entry.filename else entry.filename + ":2,"
         try:
@@ -680,6 +796,7 @@ def _move_new(folder_dir: str, files: dict[str, MessageFile]) -> dict[str, Messa
             lost.append(base)  # moved or deleted by someone else: look again
             continue
         files[base] = MessageFile(CUR, target, base, flags_of(target), size_from_name(target))
+        moved.append(base)
     if lost:
         again = list_message_files(folder_dir, lost)
         for base in lost:
@@ -688,7 +805,7 @@ def _move_new(folder_dir: str, files: dict[str, MessageFile]) -> dict[str, Messa
                 del files[base]
             else:
                 files[base] = found
-    return files
+    return files, moved
 
 
 def scan_and_assign(folder_dir: str, *, readonly: bool = False) -> FolderScan:

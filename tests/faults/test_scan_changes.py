@@ -1,0 +1,218 @@
+"""A scan made by updating the last one with the files that changed (a
+delivery, flag renames, expunges by other programs) says the same as a
+fresh scan, tells its consumers exactly what changed, and -- what makes a
+delivery into a 100,000-message folder cheap -- lists only ``new/`` when
+``cur/`` is as the last listing found it.
+
+A fresh scan is made in a forked child with every memo forgotten: it must
+find the very messages and UIDs, and nothing to write (the uid database
+the update wrote is the one a full scan would have written).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from postillion.imap import sharedfolder
+from postillion.maildir import delivery, folders, uiddb
+from postillion.maildir.filenames import base_name
+from postillion.maildir.layout import create_maildir
+
+MESSAGE = b"Subject: x\n\nbody\n"
+ctx = multiprocessing.get_context("fork")
+
+View = list[tuple[int, str, str, str]]
+
+
+def _view(scan: uiddb.FolderScan) -> View:
+    return [(m.uid, m.filename, m.subdir, m.flags) for m in scan.messages]
+
+
+def _fresh_in_child(maildir: str, out: multiprocessing.queues.Queue) -> None:  # type: ignore[type-arg]
+    folders.forget_listings()
+    uiddb.forget_parses()
+    scan = uiddb.scan_and_assign(maildir)
+    out.put((_view(scan), scan.uidvalidity, scan.nextuid, scan.rewritten))
+
+
+def _fresh(maildir: str) -> tuple[View, int, int, bool]:
+    out = ctx.Queue()
+    child = ctx.Process(target=_fresh_in_child, args=(maildir, out))
+    child.start()
+    found = out.get(timeout=60)
+    child.join()
+    assert child.exitcode == 0
+    return found  # type: ignore[no-any-return]
+
+
+def _age(maildir: str) -> None:
+    """Directory times a minute old: a listing made now is believed later."""
+    past = time.time() - 60
+    for sub in ("new", "cur"):
+        os.utime(os.path.join(maildir, sub), (past, past))
+
+
+def _record_listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    listed: list[str] = []
+    real = folders._listdir
+
+    def listdir(path: str) -> list[str]:
+        listed.append(os.path.basename(path))
+        return real(path)
+    monkeypatch.setattr(folders, "_listdir", listdir)
+    return listed
+
+
+@pytest.fixture
+def maildir(tmp_path: Path) -> str:
+    path = str(tmp_path / "Maildir")
+    create_maildir(path)
+    for _ in range(40):
+        delivery.deliver(path, MESSAGE, durable=False)
+    return path
+
+
+def test_a_delivery_lists_new_alone_and_agrees_with_a_fresh_scan(
+        maildir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = uiddb.scan_and_assign(maildir)
+    _age(maildir)
+    uiddb.scan_and_assign(maildir)  # a listing made after cur/'s last change
+    delivered = [base_name(os.path.basename(delivery.deliver(maildir, MESSAGE, durable=False)))
+                 for _ in range(2)]
+    listed = _record_listings(monkeypatch)
+    scan = uiddb.scan_and_assign(maildir)
+    assert "cur" not in listed and "new" in listed
+    assert scan.changes is not None
+    assert (scan.changes.removed, scan.changes.renamed, scan.changes.added) == \
+        (frozenset(), frozenset(), 2)
+    assert scan.moved == frozenset(delivered)
+    assert [m.uid for m in scan.messages[-2:]] == [first.nextuid, first.nextuid + 1]
+    assert all(m.subdir == "cur" for m in scan.messages)
+    assert os.listdir(os.path.join(maildir, "new")) == []
+    view, uidvalidity, nextuid, rewritten = _fresh(maildir)
+    assert view == _view(scan)
+    assert (uidvalidity, nextuid) == (scan.uidvalidity, scan.nextuid)
+    assert not rewritten
+
+
+def _random_changes(maildir: str, rnd: random.Random) -> None:
+    cur = os.path.join(maildir, "cur")
+    names = sorted(os.listdir(cur))
+    for name in rnd.sample(names, min(len(names), rnd.randint(0, 4))):
+        path = os.path.join(cur, name)
+        if rnd.random() < 0.4:
+            os.unlink(path)  # expunged by another program
+        else:
+            base = name.split(":")[0]
+            letters = "".join(sorted(rnd.sample("DFRST", rnd.randint(0, 3))))
+            os.rename(path, os.path.join(cur, f"{base}:2,{letters}"))
+    for _ in range(rnd.randint(0, 3)):
+        delivery.deliver(maildir, MESSAGE, durable=False)
+    if rnd.random() < 0.3:
+        delivery.deliver(maildir, MESSAGE, flags="S", durable=False)  # straight into cur/
+
+
+def test_updated_scans_say_what_changed_and_agree_with_fresh_scans(maildir: str) -> None:
+    rnd = random.Random(5)
+    previous = uiddb.scan_and_assign(maildir)
+    updates = 0
+    for _round in range(25):
+        _random_changes(maildir, rnd)
+        if rnd.random() < 0.5:
+            _age(maildir)
+        scan = uiddb.scan_and_assign(maildir)
+        view, uidvalidity, nextuid, rewritten = _fresh(maildir)
+        assert view == _view(scan)
+        assert (uidvalidity, nextuid) == (scan.uidvalidity, scan.nextuid)
+        assert not rewritten
+        changes = scan.changes
+        if changes is not None and changes.since == previous.serial:
+            updates += 1
+            before = {m.uid: m for m in previous.messages}
+            now = {m.uid: m for m in scan.messages}
+            assert changes.removed == before.keys() - now.keys()
+            assert {uid for uid in before.keys() & now.keys()
+                    if before[uid].filename != now[uid].filename} <= changes.renamed
+            assert changes.added == len(now.keys() - before.keys())
+            assert all(m.uid >= previous.nextuid for m in scan.messages[-changes.added:]) \
+                if changes.added else True
+        previous = scan
+    assert updates >= 10  # the update path was the one tested
+
+
+def test_the_snapshot_made_from_changes_equals_a_full_build(
+        maildir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = sharedfolder.SharedFolder._updated
+    used: list[bool] = []
+
+    def checked(previous: sharedfolder.Snapshot, scan: uiddb.FolderScan,
+                changes: uiddb.ScanChanges) -> tuple[sharedfolder.Snapshot,
+                                                     sharedfolder.Delta | None] | None:
+        made = real(previous, scan, changes)
+        used.append(made is not None)
+        if made is not None:
+            full = sharedfolder.SharedFolder(maildir, False, False)._build(previous, scan, None)
+            snap, delta = made
+            want_snap, want_delta = full
+
+            def entries(s: sharedfolder.Snapshot) -> list[tuple[int, str, str, frozenset[str],
+                                                                str]]:
+                return [(m.uid, m.filename, m.subdir, m.flags, m.base) for m in s.messages]
+            assert entries(snap) == entries(want_snap)
+            assert (snap.uidnext, snap.uidvalidity) == (want_snap.uidnext, want_snap.uidvalidity)
+            if want_delta is None:
+                assert snap is previous and delta is None
+            else:
+                assert delta is not None
+                assert (delta.removed, delta.changed, delta.added_from) == \
+                    (want_delta.removed, want_delta.changed, want_delta.added_from)
+        return made
+    monkeypatch.setattr(sharedfolder.SharedFolder, "_updated", staticmethod(checked))
+    folder = sharedfolder.SharedFolder(maildir, False, False)
+    folder.refresh()
+    rnd = random.Random(11)
+    for _round in range(25):
+        _random_changes(maildir, rnd)
+        if rnd.random() < 0.5:
+            _age(maildir)
+        snap = folder.refresh(force=True)
+        view, _uidvalidity, nextuid, _rewritten = _fresh(maildir)
+        assert [(m.uid, m.filename) for m in snap.messages] == [(v[0], v[1]) for v in view]
+        assert snap.uidnext == nextuid
+    assert sum(used) >= 10
+
+
+def test_a_message_renamed_while_cur_is_read_is_not_taken_for_expunged(
+        maildir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """readdir() may miss a file renamed while it reads (a flag change by
+    another program): the update of the last scan lists the folder again
+    before it drops a numbered message."""
+    first = uiddb.scan_and_assign(maildir)
+    cur = os.path.join(maildir, "cur")
+    victim, other = first.messages[5], first.messages[9]
+    os.rename(os.path.join(cur, other.filename), os.path.join(cur, other.filename + "S"))
+    real = folders._listdir
+    raced: list[bool] = []
+
+    def listdir(path: str) -> list[str]:
+        names = real(path)
+        if os.path.basename(path) == "cur" and not raced:
+            raced.append(True)
+            os.rename(os.path.join(cur, victim.filename),
+                      os.path.join(cur, victim.filename + "F"))
+            names.remove(victim.filename)  # read before its old name, after its new one
+        return names
+    monkeypatch.setattr(folders, "_listdir", listdir)
+    scan = uiddb.scan_and_assign(maildir)
+    assert raced
+    by_uid = {m.uid: m for m in scan.messages}
+    assert by_uid[victim.uid].flags == "F" and by_uid[other.uid].flags == "S"
+    assert len(scan.messages) == len(first.messages)
+    view, _uidvalidity, nextuid, rewritten = _fresh(maildir)
+    assert view == _view(scan) and nextuid == scan.nextuid and not rewritten
