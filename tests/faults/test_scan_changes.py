@@ -11,10 +11,12 @@ the update wrote is the one a full scan would have written).
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -186,6 +188,50 @@ def test_the_snapshot_made_from_changes_equals_a_full_build(
         assert [(m.uid, m.filename) for m in snap.messages] == [(v[0], v[1]) for v in view]
         assert snap.uidnext == nextuid
     assert sum(used) >= 10
+
+
+def test_a_delivery_after_the_echo_of_our_own_move_lists_new_alone(
+        maildir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """IDLE: our scan's new/ -> cur/ move wakes the watch again; that rescan
+    waits for a clock tick, so that its listing of cur/ is believed and the
+    next delivery's scan lists new/ alone."""
+
+    class Watch:
+        def close(self) -> None:
+            pass
+
+    class Notifier:
+        callback: Callable[[], None] | None = None
+
+        def watch(self, folder_dir: str, callback: Callable[[], None]) -> Watch:
+            self.callback = callback
+            return Watch()
+
+    async def notified(folder: sharedfolder.SharedFolder, notifier: Notifier) -> None:
+        assert notifier.callback is not None
+        notifier.callback()
+        while folder._telling is not None and not folder._telling.done():
+            await folder._telling
+
+    async def run() -> tuple[list[str], list[int]]:
+        folder = sharedfolder.SharedFolder(maildir, False, False)
+        notifier = Notifier()
+        told: list[int] = []
+        folder.refresh()
+        stop = folder.listen(notifier, lambda: told.append(len(folder.snapshot.messages)
+                                                           if folder.snapshot else 0))
+        delivery.deliver(maildir, MESSAGE, durable=False)
+        await notified(folder, notifier)      # the delivery: moved to cur/
+        await notified(folder, notifier)      # the echo of that move
+        delivery.deliver(maildir, MESSAGE, durable=False)
+        listed = _record_listings(monkeypatch)
+        await notified(folder, notifier)      # the next delivery
+        stop()
+        return listed, told
+
+    listed, told = asyncio.run(run())
+    assert told == [41, 42]
+    assert "cur" not in listed
 
 
 def test_a_message_renamed_while_cur_is_read_is_not_taken_for_expunged(

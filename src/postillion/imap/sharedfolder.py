@@ -172,6 +172,7 @@ class SharedFolder:
     _telling: asyncio.Task[None] | None = None
     _fired_again: float | None = None
     last_fired: float = 0.0
+    _moved_wall: float = 0.0             # time.time() after the last scan that moved new/
 
     def __post_init__(self) -> None:
         self.cache = FolderCache.for_folder(self.folder_dir)
@@ -242,6 +243,8 @@ class SharedFolder:
         # \Recent for one of its sessions (RFC 3501 2.3.2).
         scan = uiddb.scan_and_assign(self.folder_dir, readonly=self.readonly)
         claimed = scan.moved
+        if claimed:
+            self._moved_wall = time.time()
         kw = self._keywords(scan)
         if scan.rewritten:
             # The uid database this scan wrote is no news to anyone.
@@ -531,6 +534,14 @@ class SharedFolder:
     async def _rescan_and_tell(self, fired: float) -> None:
         while True:
             self.last_fired = fired
+            # Our own scan's new/ -> cur/ moves wake the watch too.  A
+            # listing of cur/ within a clock tick of them could not be
+            # believed later, and the next delivery would list its 100,000
+            # names again: rescan once the tick has passed (a change
+            # another program made meanwhile is reported then).
+            wait = self._moved_wall + folders.FINE_MTIME_SLACK + 0.005 - time.time()
+            if 0 < wait <= folders.FINE_MTIME_SLACK + 0.005:
+                await asyncio.sleep(wait)
             try:
                 snap = await self.refresh_async(fired)
                 news = snap.generation != self._announced
