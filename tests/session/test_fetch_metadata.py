@@ -178,3 +178,75 @@ def test_metadata_from_a_saved_cache_answers_as_the_general_path(
         m.setattr(fetch_module, "_CACHED_ITEMS", frozenset())
         general = run()
     assert later == general
+
+
+def test_metadata_of_a_whole_folder_read_at_once_answers_as_the_general_path(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A FETCH 1:* of sizes and dates over a folder of MIN_MESSAGES or more,
+    # in a new process, reads both columns for every message before the
+    # batches.  The bytes are the general path's; a message the rows cannot
+    # answer for (delivered since the cache was written) sends the command
+    # the batch-by-batch way.
+    from postillion.imap import wireforms
+    from postillion.imap.foldercache import FolderCache
+    count = wireforms.MIN_MESSAGES + 30
+    fill(world, count)
+    commands = ["FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)", "UID FETCH 1:* (INTERNALDATE)"]
+    asyncio.run(_commands(world, "FETCH 1:* (RFC822.SIZE)"))   # sizes into the cache file
+    columns = FolderCache.metadata_columns
+    read: list[int | None] = []
+
+    def spied(self: FolderCache, bases: list[str]) -> tuple[list[int], list[int]] | None:
+        found = columns(self, bases)
+        read.append(None if found is None else len(found[0]))
+        return found
+
+    def run(*, general: bool = False) -> list[bytes]:
+        forget_memory()
+        with monkeypatch.context() as m:
+            m.setattr(FolderCache, "metadata_columns", spied)
+            if general:
+                m.setattr(fetch_module, "_CACHED_ITEMS", frozenset())
+            return asyncio.run(_commands(world, *commands))
+
+    fast = run()
+    assert read[:2] == [count, count]
+    assert run(general=True) == fast
+    world.deliver(MESSAGES[0], flags="S")
+    read.clear()
+    later = run()
+    assert read[0] is None                         # the whole folder: no row for one
+    assert len(later) == len(fast) + 2
+    assert run(general=True) == later
+
+
+def test_metadata_of_a_message_named_with_another_size_is_not_read_from_the_rows(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A name's ,S= is the size its file was written with: a cached row of
+    # another file size may describe some other file of that name, so the
+    # columns are not believed (the messages go the way that checks each).
+    from postillion.imap import wireforms
+    from postillion.imap.foldercache import FolderCache
+    fill(world, wireforms.MIN_MESSAGES)
+    odd = world.deliver(b"Subject: odd\n\nsize\n", flags="S")
+    cur = os.path.dirname(odd)
+    renamed = os.path.join(cur, os.path.basename(odd).replace(",S=", ",S=9999,X=", 1))
+    os.rename(odd, renamed)
+    command = "FETCH 1:* (UID RFC822.SIZE INTERNALDATE)"
+    asyncio.run(_commands(world, command))
+    columns = FolderCache.metadata_columns
+    read: list[bool] = []
+
+    def spied(self: FolderCache, bases: list[str]) -> tuple[list[int], list[int]] | None:
+        found = columns(self, bases)
+        read.append(found is not None)
+        return found
+    forget_memory()
+    with monkeypatch.context() as m:
+        m.setattr(FolderCache, "metadata_columns", spied)
+        fast = asyncio.run(_commands(world, command))
+    assert read and not read[0]
+    forget_memory()
+    with monkeypatch.context() as m:
+        m.setattr(fetch_module, "_CACHED_ITEMS", frozenset())
+        assert asyncio.run(_commands(world, command)) == fast

