@@ -41,7 +41,7 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import ClassVar, TypeVar
+from typing import ClassVar, TypeVar, cast
 
 from postillion.imap.search import SearchCache
 from postillion.imap.search.facets import CacheKey, Column, ThreadHeaders
@@ -706,19 +706,28 @@ class FolderCache:
         message at a time); else None.  A column of the rows is read at
         once and picked from: the first FETCH 1:* (UID FLAGS RFC822.SIZE
         INTERNALDATE) of a client's synchronization, 100,000 messages in a
-        new process, in ~0.04 s instead of ~0.1 s."""
+        new process, in ~0.04 s instead of ~0.08 s; a few messages of a
+        big folder have their words read alone."""
         if not self._loaded:
             self.ensure_loaded()
         saved = self._saved
         if self._records or saved is None or saved.words is None:
             return None
         words, index = saved.words, saved.index
-        rows = list(map(index.get, bases))
-        if None in rows:
+        looked = list(map(index.get, bases))
+        if None in looked:
             return None
+        rows = cast("list[int]", looked)
+        if len(rows) * 4 >= saved.count:
+            # Most of the folder: each column of the rows read at once.
+            def column(word: int) -> list[int]:
+                return list(map(words[word::_WORDS].tolist().__getitem__, rows))
+        else:
+            # A few messages of a big folder: their words alone.
+            at = [row * _WORDS for row in rows]
 
-        def column(word: int) -> list[int]:
-            return list(map(words[word::_WORDS].tolist().__getitem__, rows))  # type: ignore[arg-type]
+            def column(word: int) -> list[int]:
+                return list(map(words.__getitem__, map(word.__add__, at)))
         sizes = column(_RFC822_WORD)
         if sizes and min(sizes) < 0:
             return None  # some size not cached
