@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from typing import Any
 
 import pytest
@@ -14,7 +15,14 @@ from postillion.imap import searchwork, workers
 
 from .harness import World
 from .test_scale import MESSAGES, RAW_UTF8, _commands, forget_memory
-from .test_wireforms import ODD, POOL_FAILURES, FailingPool, InlinePool, flag_set_meanwhile
+from .test_wireforms import (
+    ODD,
+    POOL_FAILURES,
+    FailingPool,
+    InlinePool,
+    flag_set_meanwhile,
+    use_pool,
+)
 
 PROGRAMS = [
     "SEARCH TEXT plain",
@@ -90,7 +98,7 @@ def test_a_message_renamed_meanwhile_is_searched_by_the_session(
         lost.extend(failed)
         return matched, failed
     monkeypatch.setattr(searchwork, "search_chunk", chunk_after_a_rename)
-    monkeypatch.setattr(workers, "pool", lambda: InlinePool())
+    use_pool(monkeypatch, InlinePool())
     assert run(world, monkeypatch, 2) == alone
     assert lost and set(lost) == {0}
 
@@ -101,7 +109,7 @@ def test_a_failing_pool_leaves_the_search_to_the_session(
         failure: Exception) -> None:
     fill(world)
     alone = run(world, monkeypatch, 0)
-    monkeypatch.setattr(workers, "pool", lambda: FailingPool(failure))
+    use_pool(monkeypatch, FailingPool(failure))
     assert run(world, monkeypatch, 2) == alone
 
 
@@ -190,7 +198,7 @@ def test_a_header_renamed_meanwhile_is_read_by_the_session(
         lost.extend(i for i, found in enumerate(result) if found is None)
         return result
     monkeypatch.setattr(searchwork, "facet_chunk", chunk_after_a_rename)
-    monkeypatch.setattr(workers, "pool", lambda: InlinePool())
+    use_pool(monkeypatch, InlinePool())
     assert run_headers(world, monkeypatch, 2) == alone
     assert lost and set(lost) == {0}
 
@@ -201,6 +209,40 @@ def test_a_failing_pool_leaves_the_headers_to_the_session(
         failure: Exception) -> None:
     fill(world)
     alone = run_headers(world, monkeypatch, 0)
-    monkeypatch.setattr(workers, "pool", lambda: FailingPool(failure))
+    use_pool(monkeypatch, FailingPool(failure))
     assert run_headers(world, monkeypatch, 2) == alone
     assert facet_chunks == []
+
+
+@pytest.mark.parametrize("comes_up", [True, False], ids=["pool", "no-pool"])
+def test_while_the_pool_starts_the_session_searches_and_reads_headers(
+        world: World, monkeypatch: pytest.MonkeyPatch, small_chunks: list[int],
+        facet_chunks: list[int], comes_up: bool) -> None:
+    """A pool not up yet is not waited for: the session computes chunks in
+    a thread of its own until it is (or for good, when it never comes),
+    the workers the rest; the answers are the session's alone."""
+    fill(world)
+    alone = run(world, monkeypatch, 0) + run_headers(world, monkeypatch, 0)
+    where: list[str] = []
+    two_done = threading.Event()
+
+    def counted(real: Any) -> Any:
+        def chunk(*args: Any) -> Any:
+            in_session = threading.current_thread() is not threading.main_thread()
+            where.append("session" if in_session else "pool")
+            if where.count("session") == 2:
+                two_done.set()
+            return real(*args)
+        return chunk
+
+    def slow_start() -> Any:
+        two_done.wait(10)
+        return InlinePool() if comes_up else None
+
+    monkeypatch.setattr(searchwork, "search_chunk", counted(searchwork.search_chunk))
+    monkeypatch.setattr(searchwork, "facet_chunk", counted(searchwork.facet_chunk))
+    monkeypatch.setattr(workers, "running", lambda: None)
+    monkeypatch.setattr(workers, "pool", slow_start)
+    assert run(world, monkeypatch, 2) + run_headers(world, monkeypatch, 2) == alone
+    assert where[:2] == ["session", "session"]
+    assert ("pool" in where) == comes_up

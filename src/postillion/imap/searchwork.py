@@ -140,19 +140,36 @@ def search_chunk(question: Question,
     return matched, failed
 
 
-async def _in_chunks(pool: workers.Pool, task: Callable[..., T],
-                    calls: Iterable[tuple[object, ...]], what: str) -> list[T] | None:
-    """Run ``task`` once per argument tuple in the pool; the results in
-    order, or None when the pool failed (the caller works in-process)."""
+async def _in_chunks(task: Callable[..., T], calls: Iterable[tuple[object, ...]],
+                    what: str) -> list[T] | None:
+    """Run ``task`` once per argument tuple in the worker pool; the results
+    in order, or None when the pool failed (the caller works in-process).
+
+    A pool not started yet (its fork server imports the parsers: 0.2-0.5
+    s) is started in a thread and not waited for: until it is up, chunks
+    are computed one at a time in a thread of the session, on the CPU the
+    fork server leaves, and the rest go to the workers once they are there
+    (as the first FETCH of ENVELOPE does, see wireforms.Precomputed)."""
     loop = asyncio.get_running_loop()
-    futures = []
+    todo = list(calls)
+    results: list[T] = []
+    pool = workers.running()
+    starting = None if pool is not None else asyncio.ensure_future(asyncio.to_thread(workers.pool))
+    futures: list[asyncio.Future[T]] = []
     try:
-        for args in calls:
-            futures.append(loop.run_in_executor(pool, task, *args))
-        return list(await asyncio.gather(*futures))
+        if starting is not None:
+            while len(results) < len(todo) and not starting.done():
+                results.append(await asyncio.to_thread(task, *todo[len(results)]))
+            if len(results) == len(todo):
+                return results  # (the pool goes on starting, for the next command)
+            pool = await starting
+        for args in todo[len(results):]:
+            futures.append(loop.run_in_executor(pool, task, *args) if pool is not None
+                           else asyncio.ensure_future(asyncio.to_thread(task, *args)))
+        return results + list(await asyncio.gather(*futures))
     except Exception as exc:  # the session does the work instead
         log.warning("imap %s: worker processes failed (%r); working in-process", what, exc)
-        if isinstance(exc, workers.BROKEN):
+        if isinstance(exc, workers.BROKEN) and pool is not None:
             workers.drop(pool)
         return None
     finally:
@@ -161,12 +178,12 @@ async def _in_chunks(pool: workers.Pool, task: Callable[..., T],
 
 
 async def search(question: Question, candidates: Sequence[Candidate],
-                 pool: workers.Pool) -> tuple[list[int], list[int]] | None:
+                 ) -> tuple[list[int], list[int]] | None:
     """The indexes of the candidates that match and of those the workers
     could not read, in order; None when the pool failed (the caller
     searches in-process)."""
     results = await _in_chunks(
-        pool, search_chunk,
+        search_chunk,
         ((question, candidates[at:at + CHUNK]) for at in range(0, len(candidates), CHUNK)),
         "SEARCH")
     if results is None:
@@ -181,11 +198,11 @@ async def search(question: Question, candidates: Sequence[Candidate],
 
 
 async def facets(keys: Sequence[str], items: Sequence[tuple[int, str]],
-                 pool: workers.Pool) -> list[FileFacets | None] | None:
+                 ) -> list[FileFacets | None] | None:
     """The facets named by ``keys`` of each ``(uid, path)``, in order;
     None when the pool failed (the engine computes them in the session)."""
     results = await _in_chunks(
-        pool, facet_chunk,
+        facet_chunk,
         ((tuple(keys), items[at:at + FACET_CHUNK]) for at in range(0, len(items), FACET_CHUNK)),
         "SORT/THREAD/SEARCH")
     if results is None:

@@ -113,13 +113,10 @@ async def _search_in_workers(session: Session, selected: SelectedMailbox,
                                    saved_uids=session.saved_search, charset=cmd.charset)
     if not searchwork.reads_content(question):
         return None
-    pool = await asyncio.to_thread(workers.pool)
-    if pool is None:
-        return None
     candidates = await asyncio.to_thread(
         lambda: [searchwork.Candidate(v.seq, v.uid, selected.all_flags(v.entry),
                                       selected.path_of(v.entry)) for v in views])
-    result = await searchwork.search(question, candidates, pool)
+    result = await searchwork.search(question, candidates)
     if result is None:
         return None
     matched, failed = result
@@ -150,11 +147,10 @@ async def _facets_in_workers(selected: SelectedMailbox, views: list[SelectedMess
         return todo, [(views[i].uid, selected.path_of(views[i].entry)) for i in todo]
 
     planned = await asyncio.to_thread(plan)
-    pool = await asyncio.to_thread(workers.pool) if planned is not None else None
-    if planned is None or pool is None:
+    if planned is None:
         return
     todo, items = planned
-    results = await searchwork.facets([f.key for f in wanted], items, pool)
+    results = await searchwork.facets([f.key for f in wanted], items)
     if results is None:
         return
 
