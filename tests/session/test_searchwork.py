@@ -5,6 +5,7 @@ could not read is still searched."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 from typing import Any
@@ -246,3 +247,34 @@ def test_while_the_pool_starts_the_session_searches_and_reads_headers(
     assert run(world, monkeypatch, 2) + run_headers(world, monkeypatch, 2) == alone
     assert where[:2] == ["session", "session"]
     assert ("pool" in where) == comes_up
+
+
+def test_a_pool_that_fails_to_start_after_the_session_did_the_work_is_not_left_unread(
+        world: World, monkeypatch: pytest.MonkeyPatch, small_chunks: list[int],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The session searched every chunk itself while the pool was starting;
+    the start then fails: its error is taken, not left to asyncio's
+    "exception was never retrieved" when the task is collected."""
+    fill(world)
+    alone = run(world, monkeypatch, 0)
+    release = threading.Event()
+
+    def failing_start() -> Any:
+        release.wait(10)
+        raise RuntimeError("no pool today")
+
+    real_search = searchwork.search
+
+    async def releasing(*args: Any) -> Any:
+        try:
+            return await real_search(*args)
+        finally:
+            release.set()  # the first search is done: now the start fails
+
+    monkeypatch.setattr(searchwork, "search", releasing)
+    monkeypatch.setattr(workers, "running", lambda: None)
+    monkeypatch.setattr(workers, "pool", failing_start)
+    with caplog.at_level("ERROR", logger="asyncio"):
+        assert run(world, monkeypatch, 2) == alone
+        gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]

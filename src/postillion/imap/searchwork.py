@@ -24,7 +24,7 @@ import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from postillion.imap import workers
 from postillion.imap.search import Program
@@ -140,6 +140,11 @@ def search_chunk(question: Question,
     return matched, failed
 
 
+def _consume(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled():
+        done.exception()
+
+
 async def _in_chunks(task: Callable[..., T], calls: Iterable[tuple[object, ...]],
                     what: str) -> list[T] | None:
     """Run ``task`` once per argument tuple in the worker pool; the results
@@ -161,7 +166,10 @@ async def _in_chunks(task: Callable[..., T], calls: Iterable[tuple[object, ...]]
             while len(results) < len(todo) and not starting.done():
                 results.append(await asyncio.to_thread(task, *todo[len(results)]))
             if len(results) == len(todo):
-                return results  # (the pool goes on starting, for the next command)
+                # The pool goes on starting, for the next command; a start
+                # that fails is logged by workers.pool(), not left unread.
+                starting.add_done_callback(_consume)
+                return results
             pool = await starting
         for args in todo[len(results):]:
             futures.append(loop.run_in_executor(pool, task, *args) if pool is not None
