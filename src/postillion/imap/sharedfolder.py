@@ -123,6 +123,11 @@ class Delta:
     added_from: int              # messages with UIDs >= this are new
 
 
+#: How long after our own new/ -> cur/ move the rescan it causes starts:
+#: a clock tick (see folders.FINE_MTIME_SLACK) and a little.
+_ECHO_WAIT = folders.FINE_MTIME_SLACK + 0.005
+
+
 def _uid_of(entry: MessageEntry) -> int:
     return entry.uid
 
@@ -441,10 +446,7 @@ class SharedFolder:
         for m in messages[len(messages) - changes.added:] if changes.added else ():
             if m[0] <= top:
                 return None
-            filename = m[1]
-            colon = filename.rfind(":")
-            entries.append(MessageEntry(m[0], filename, m[2], flagset(m[3]),
-                                        filename if colon < 0 else filename[:colon]))
+            entries.append(MessageEntry(m[0], m[1], m[2], flagset(m[3])))
         if not created and not gone and not changes.added \
                 and scan.nextuid == previous.uidnext:
             return previous, None  # (our own new/ -> cur/ moves)
@@ -539,8 +541,8 @@ class SharedFolder:
             # believed later, and the next delivery would list its 100,000
             # names again: rescan once the tick has passed (a change
             # another program made meanwhile is reported then).
-            wait = self._moved_wall + folders.FINE_MTIME_SLACK + 0.005 - time.time()
-            if 0 < wait <= folders.FINE_MTIME_SLACK + 0.005:
+            wait = self._moved_wall + _ECHO_WAIT - time.time()
+            if 0 < wait <= _ECHO_WAIT:
                 await asyncio.sleep(wait)
             try:
                 snap = await self.refresh_async(fired)
