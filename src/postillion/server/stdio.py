@@ -137,8 +137,9 @@ async def _serve(account: Account, config: Config) -> None:
     from postillion.imap.session import finish_leaving, run_session
 
     notifier = notifier_for(config)
-    # Already running as the account (checked in main): become() has nothing to do.
-    ctx = ServerContext(config=config, auth=None, notifier=notifier)
+    # Already running as the account (checked in main): become() has nothing
+    # to do.  One client per process: nothing to keep the event loop free for.
+    ctx = ServerContext(config=config, auth=None, notifier=notifier, one_client=True)
     if _same_socket(0, 1):
         reader, writer = await _socket_streams()
     elif any(stat.S_ISREG(os.fstat(fd).st_mode) for fd in (0, 1)):

@@ -36,3 +36,10 @@ class ServerContext:
     hostname: str = field(default_factory=socket.gethostname)
     login_failure_delay: float = 5.0
     become: Callable[[Account], None] = _stay
+    #: The process serves one client and no other (``imapd`` on stdin and
+    #: stdout, one process per connection as under couriertcpd): work that
+    #: a server of many clients hands to a thread so that it never holds
+    #: the event loop from the others runs on the loop itself, where it
+    #: holds up nobody and costs no hand-over between threads (see
+    #: Session.offload).
+    one_client: bool = False

@@ -1,7 +1,8 @@
 """FETCH and UID FETCH: every RFC 3501 item, BINARY from RFC 3516.
 
-Messages are read and rendered in a worker thread, a batch at a time, so
-a FETCH over a big folder never holds the event loop for long, and each
+Messages are read and rendered a batch at a time in a worker thread (on the
+event loop in a process serving one client: ``Session.offload``), so a
+FETCH over a big folder never holds the event loop for long, and each
 batch is written with backpressure (``drain``) before the next is made.
 A whole message (``BODY[]``, ``RFC822``) bigger than
 :data:`STREAM_THRESHOLD` is never held in memory: its literal is copied
@@ -480,13 +481,13 @@ async def _send_streamed(session: Session, item: _Streamed) -> None:
     head = b"* %d FETCH (" % item.seq + b" ".join(parts)
     await session.send_raw(head)
     try:
-        stream, _record = await asyncio.to_thread(selected.open_file, item.entry)
+        stream, _record = await session.offload(selected.open_file, item.entry)
     except MessageNotFound:
         stream = None
     left = item.size
     try:
         while left > 0 and stream is not None:
-            chunk = await asyncio.to_thread(_crlf_chunk, stream)
+            chunk = await session.offload(_crlf_chunk, stream)
             if not chunk:
                 break
             data = chunk[:left]
@@ -525,7 +526,7 @@ async def _send_cached(session: Session, wanted: list[tuple[int, MessageEntry]],
         part = None if metadata is None else (metadata[0][start:start + size],
                                               metadata[1][start:start + size])
         if len(batch) > 8 or threaded:
-            return await asyncio.to_thread(_cached_batch, selected, batch, cmd.attributes,
+            return await session.offload(_cached_batch, selected, batch, cmd.attributes,
                                            cmd.uid, utf8, whole, part)
         return _cached_batch(selected, batch, cmd.attributes, cmd.uid, utf8, whole, part)
 
@@ -575,16 +576,16 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
         # The cache records of a FETCH 1:*, decoded from the file as read
         # all at once rather than one lookup at a time (a FETCH of
         # _COLUMN_ITEMS reads the rows without records).
-        await asyncio.to_thread(selected.cache.prepare, len(wanted))
+        await session.offload(selected.cache.prepare, len(wanted))
     metadata = None
     if columns and len(wanted) >= wireforms.MIN_MESSAGES and any(
             a.name in ("RFC822.SIZE", "INTERNALDATE") for a in cmd.attributes):
         # Sizes and dates of every message read at once, before the batches
         # (when every size is cached, no message lacks one: none to compute).
-        metadata = await asyncio.to_thread(selected.cache.metadata_columns,
+        metadata = await session.offload(selected.cache.metadata_columns,
                                            [entry.base for _seq, entry in wanted])
     if len(wanted) >= wireforms.MIN_MESSAGES and (wire or sizes) and metadata is None:
-        todo = await asyncio.to_thread(wireforms.missing, selected.cache,
+        todo = await session.offload(wireforms.missing, selected.cache,
                                        [entry for _seq, entry in wanted], selected.path_of,
                                        wire)
         precomputed = await wireforms.start(selected.cache, todo, wire)
@@ -602,7 +603,7 @@ async def fetch(session: Session, cmd: commands.Fetch) -> r.TaggedResponse:
             if precomputed is not None:
                 await precomputed.ready_through(start + len(batch))
             if heavy or len(batch) > 8:
-                found = await asyncio.to_thread(_fetch_batch, selected, batch, cmd.attributes,
+                found = await session.offload(_fetch_batch, selected, batch, cmd.attributes,
                                                 cmd.uid, session.conn.utf8)
             else:
                 found = _fetch_batch(selected, batch, cmd.attributes, cmd.uid,

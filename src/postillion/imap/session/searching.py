@@ -4,7 +4,6 @@ the engine run in a worker thread, one SearchCache per selected folder."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import functools
 from collections.abc import Callable
@@ -113,7 +112,7 @@ async def _search_in_workers(session: Session, selected: SelectedMailbox,
                                    saved_uids=session.saved_search, charset=cmd.charset)
     if not searchwork.reads_content(question):
         return None
-    candidates = await asyncio.to_thread(
+    candidates = await session.offload(
         lambda: [searchwork.Candidate(v.seq, v.uid, selected.all_flags(v.entry),
                                       selected.path_of(v.entry)) for v in views])
     result = await searchwork.search(question, candidates)
@@ -122,7 +121,7 @@ async def _search_in_workers(session: Session, selected: SelectedMailbox,
     matched, failed = result
     if failed:  # renamed or gone meanwhile: the session follows renames
         again = [views[i] for i in failed]
-        found_again = await asyncio.to_thread(
+        found_again = await session.offload(
             lambda: engine.search(cmd.keys, again, charset=cmd.charset,
                                   max_seq=len(selected.messages), max_uid=selected.max_uid,
                                   cache=_cache(selected), saved_uids=session.saved_search))
@@ -131,7 +130,8 @@ async def _search_in_workers(session: Session, selected: SelectedMailbox,
     return [views[i] for i in matched]
 
 
-async def _facets_in_workers(selected: SelectedMailbox, views: list[SelectedMessageView],
+async def _facets_in_workers(session: Session, selected: SelectedMailbox,
+                             views: list[SelectedMessageView],
                              wanted: list[engine.Facet[object]]) -> None:
     """The header values (facets) a command reads, computed by the worker
     processes when many messages lack them (see
@@ -146,7 +146,7 @@ async def _facets_in_workers(selected: SelectedMailbox, views: list[SelectedMess
             return None
         return todo, [(views[i].uid, selected.path_of(views[i].entry)) for i in todo]
 
-    planned = await asyncio.to_thread(plan)
+    planned = await session.offload(plan)
     if planned is None:
         return
     todo, items = planned
@@ -169,18 +169,18 @@ async def _facets_in_workers(selected: SelectedMailbox, views: list[SelectedMess
             learned += 1
         cache.note_computed(learned)
 
-    await asyncio.to_thread(keep)
+    await session.offload(keep)
 
 
 async def search(session: Session, cmd: commands.Search) -> r.TaggedResponse:
     selected = _selected(session)
-    views = await asyncio.to_thread(_views, selected)  # 100,000 objects: not on the loop
+    views = await session.offload(_views, selected)  # 100,000 objects: not on the loop
     try:
         found = await _search_in_workers(session, selected, views, cmd)
         if found is None:
-            await _facets_in_workers(selected, views,
+            await _facets_in_workers(session, selected, views,
                                      engine.search_facets(cmd.keys, cmd.charset))
-            found = await asyncio.to_thread(
+            found = await session.offload(
                 lambda: engine.search(cmd.keys, views, charset=cmd.charset,
                                       max_seq=len(selected.messages), max_uid=selected.max_uid,
                                       cache=_cache(selected), saved_uids=session.saved_search))
@@ -197,9 +197,9 @@ async def _over_folder(session: Session, selected: SelectedMailbox,
     """SORT's or THREAD's ``compute(views, max_seq=..., ...)`` over the
     whole folder, in a thread, once the worker processes have computed the
     header values it reads that the cache lacks."""
-    views = await asyncio.to_thread(_views, selected)  # 100,000 objects: not on the loop
-    await _facets_in_workers(selected, views, wanted)
-    return await asyncio.to_thread(
+    views = await session.offload(_views, selected)  # 100,000 objects: not on the loop
+    await _facets_in_workers(session, selected, views, wanted)
+    return await session.offload(
         compute, views, max_seq=len(selected.messages), max_uid=selected.max_uid,
         cache=_cache(selected), saved_uids=session.saved_search)
 
@@ -263,7 +263,7 @@ async def sort(session: Session, cmd: commands.Sort) -> r.TaggedResponse:
     selected = _selected(session)
     try:
         wanted = engine.sort_facets(cmd.criteria, cmd.keys, cmd.charset)
-        whole, answer = await asyncio.to_thread(_saved_sort, selected, cmd)
+        whole, answer = await session.offload(_saved_sort, selected, cmd)
         if answer is None:
             found = await _over_folder(session, selected, wanted, functools.partial(
                 engine.sort, cmd.criteria, cmd.keys, charset=cmd.charset))
@@ -302,13 +302,13 @@ async def thread(session: Session, cmd: commands.Thread) -> r.TaggedResponse:
     selected = _selected(session)
     try:
         wanted = engine.thread_facets(cmd.keys, cmd.charset)
-        whole, forest = await asyncio.to_thread(_saved_thread, selected, cmd)
+        whole, forest = await session.offload(_saved_thread, selected, cmd)
         if forest is None:
             forest = await _over_folder(session, selected, wanted, functools.partial(
                 engine.thread, cmd.algorithm, cmd.keys, charset=cmd.charset, uid=cmd.uid,
                 orderedsubject_as_chain=True))
             if whole is not None:
-                await asyncio.to_thread(_keep_thread, whole, forest, cmd.uid)
+                await session.offload(_keep_thread, whole, forest, cmd.uid)
     except engine.BadCharset as exc:
         raise _bad_charset(exc) from exc
     except engine.UnknownThreadAlgorithm as exc:

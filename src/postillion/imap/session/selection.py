@@ -32,14 +32,14 @@ async def _open(session: Session, tag: bytes, raw: bytes, readonly: bool) -> r.T
     name = session.name_of(raw)
     store = session.mail()
     rights = await access.require(session, name, acl.RIGHT_READ, "SELECT/EXAMINE")
-    folder_dir = await asyncio.to_thread(store.require, name)
+    folder_dir = await session.offload(store.require, name)
     # Courier: read-only unless some right lets the session change the folder.
     readonly = readonly or not any(right in rights for right in access.WRITE_RIGHTS)
     selected = SelectedMailbox(name, folder_dir, readonly=readonly,
                                use_keywords=session.config_keywords)
     access.remember(selected, rights)
     try:
-        untagged = await asyncio.to_thread(selected.open)
+        untagged = await session.offload(selected.open)
     except BaseException:
         selected.close()
         raise
@@ -63,7 +63,7 @@ async def close(session: Session, cmd: commands.Close) -> r.TaggedResponse:
     await session.deselect()
     if selected is not None and not selected.readonly and \
             acl.RIGHT_EXPUNGE in access.selected_rights(selected):
-        await asyncio.to_thread(selected.expunge)
+        await session.offload(selected.expunge)
     return r.TaggedResponse(cmd.tag, "OK", "mailbox closed.")
 
 
@@ -86,7 +86,7 @@ async def expunge(session: Session, cmd: commands.Expunge) -> r.TaggedResponse:
     access.require_selected(session, selected, acl.RIGHT_EXPUNGE, "EXPUNGE")
     if selected.readonly:
         raise CommandFailed("Mailbox is read-only.", r.READ_ONLY)
-    await asyncio.to_thread(selected.expunge)
+    await session.offload(selected.expunge)
     return r.TaggedResponse(cmd.tag, "OK", "EXPUNGE completed")
 
 
@@ -96,7 +96,7 @@ async def uid_expunge(session: Session, cmd: commands.UidExpunge) -> r.TaggedRes
     if selected.readonly:
         raise CommandFailed("Mailbox is read-only.", r.READ_ONLY)
     uids = {entry.uid for _seq, entry in selected.select(cmd.uids, uid=True)}
-    await asyncio.to_thread(selected.expunge, uids)
+    await session.offload(selected.expunge, uids)
     return r.TaggedResponse(cmd.tag, "OK", "EXPUNGE completed")
 
 

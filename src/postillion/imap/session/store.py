@@ -10,7 +10,6 @@ backslash flag that is not a system flag is a client error (Courier's NO).
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from postillion.imap.protocol import commands
@@ -122,14 +121,14 @@ async def store(session: Session, cmd: commands.Store) -> r.TaggedResponse:
     stored: list[MessageEntry] = []
     try:
         for start in range(0, len(pairs), BATCH):
-            found = await asyncio.to_thread(_apply, selected, pairs[start:start + BATCH], cmd,
+            found = await session.offload(_apply, selected, pairs[start:start + BATCH], cmd,
                                             outcome, stored)
             await session.send_wire(found)
     finally:
         # The shared snapshot takes this session's own renames (those made
         # before a failure too): the sync after the command need not scan
         # the folder to learn them back.
-        await asyncio.to_thread(selected.note_stored, stored)
+        await session.offload(selected.note_stored, stored)
     return r.TaggedResponse(cmd.tag, "OK", "STORE completed.")
 
 
