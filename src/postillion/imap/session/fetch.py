@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
 from postillion.imap import wireforms
@@ -319,7 +319,6 @@ Metadata = tuple[list[int], list[int]]
 
 def _metadata_rows(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]],
                    names: list[str], template: bytes,
-                   flags_wire_of: Callable[[MessageEntry], bytes],
                    metadata: Metadata | None = None) -> list[bytes | _Streamed] | None:
     """The responses of a batch asking for :data:`_COLUMN_ITEMS` only,
     each item computed for the whole batch by one comprehension and the
@@ -331,7 +330,7 @@ def _metadata_rows(selected: SelectedMailbox, batch: list[tuple[int, MessageEntr
     ghosts = selected.ghosts
     if ghosts and any(entry.uid in ghosts for entry in entries):
         return None
-    columns: list[list[object]] = [[seq for seq, _entry in batch]]
+    columns: list[Sequence[object]] = [[seq for seq, _entry in batch]]
     sizes: list[object] = []
     mtimes: list[int] = []
     if "RFC822.SIZE" in names or "INTERNALDATE" in names:
@@ -351,7 +350,7 @@ def _metadata_rows(selected: SelectedMailbox, batch: list[tuple[int, MessageEntr
         if name == "UID":
             columns.append([entry.uid for entry in entries])
         elif name == "FLAGS":
-            columns.append(list(map(flags_wire_of, entries)))
+            columns.append(selected.flags_wires(entries))
         elif name == "RFC822.SIZE":
             columns.append(sizes)
         else:
@@ -392,7 +391,7 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
     flags_wire_of = selected.flags_wire_of()
     ghosts = selected.ghosts
     if whole is None and _COLUMN_ITEMS.issuperset(before):
-        rows = _metadata_rows(selected, batch, before, head, flags_wire_of, metadata)
+        rows = _metadata_rows(selected, batch, before, head, metadata)
         if rows is not None:
             return rows
     out: list[bytes | _Streamed] = []
