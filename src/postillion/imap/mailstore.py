@@ -3,7 +3,8 @@
 IMAP names (modified UTF-7, or UTF-8 after ENABLE UTF8=ACCEPT) become
 storage names (``INBOX.A.B``, UTF-8, as Courier 5 keeps them on disk) here
 and nowhere else; everything below works on :mod:`postillion.maildir`.
-Synchronous: the session calls it through ``asyncio.to_thread``.
+Synchronous: the session calls it through ``Session.offload`` (a worker thread
+in a server of many clients).
 
 Special-use attributes (RFC 6154) are derived from names, since Courier
 keeps no such metadata: a folder directly below INBOX whose name is, in any

@@ -11,7 +11,6 @@ depends on the rights alone and never reveals existence).
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import re
 import weakref
@@ -48,7 +47,7 @@ def denied(session: Session, command: str, name: str | None, right: str,
 
 
 async def rights_on(session: Session, name: str) -> str:
-    return await asyncio.to_thread(session.mail().rights, name)
+    return await session.offload(session.mail().rights, name)
 
 
 async def require(session: Session, name: str, right: str, command: str) -> str:
@@ -147,7 +146,7 @@ async def refuse_append_early(session: Session, event: LiteralRequest,
     try:
         name = session.name_of(_unquote(match.group(1)))
         await require(session, name, acl.RIGHT_INSERT, "APPEND")
-        exists = await asyncio.to_thread(session.mail().exists, name)
+        exists = await session.offload(session.mail().exists, name)
     except CommandFailed as refusal:
         return r.TaggedResponse(event.tag, "NO", refusal.text, refusal.code)
     except Exception:

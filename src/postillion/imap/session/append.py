@@ -9,7 +9,6 @@ Courier's ``* NO [ALERT] You exceeded your mail quota.``).
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from postillion.imap.mailstore import NewMessage, Stored
@@ -41,7 +40,7 @@ async def _target(session: Session, raw: bytes, command: str) -> tuple[str, str]
     checked before existence as Courier does)."""
     name = session.name_of(raw)
     rights = await access.require(session, name, acl.RIGHT_INSERT, command)
-    if not await asyncio.to_thread(session.mail().exists, name):
+    if not await session.offload(session.mail().exists, name):
         raise CommandFailed("Mailbox does not exist.", r.TRYCREATE)
     return name, rights
 
@@ -77,8 +76,8 @@ async def _store(session: Session, name: str, messages: list[NewMessage],
     """Add messages to a folder; the selected folder's snapshot takes them
     without a scan when they carry no keywords (see
     :meth:`SelectedMailbox.note_added`)."""
-    stored = await asyncio.to_thread(session.mail().add_messages, name, messages,
-                                     use_keywords=session.config_keywords)
+    stored = await session.offload(session.mail().add_messages, name, messages,
+                                   use_keywords=session.config_keywords)
     selected = session.selected
     if tell_selected and selected is not None and not (
             session.config_keywords and any(m.keywords for m in messages)):
@@ -121,7 +120,7 @@ async def _copy(session: Session, sequence: SequenceSet, raw: bytes, uid: bool,
     entries = [entry for _seq, entry in pairs if not selected.is_expunged(entry)]
     if not entries:
         return [], None
-    copies = [_permitted(c, rights) for c in await asyncio.to_thread(_copies, selected, entries)]
+    copies = [_permitted(c, rights) for c in await session.offload(_copies, selected, entries)]
     stored = await _store(session, name, copies, tell_selected=command != "MOVE")
     code = None
     if all(stored.uids):
@@ -147,7 +146,7 @@ async def move(session: Session, cmd: commands.Move) -> r.TaggedResponse:
     entries, code = await _copy(session, cmd.sequence, cmd.mailbox, cmd.uid, "MOVE")
     if code is not None:
         await session.send(r.UntaggedStatus("OK", "Messages copied", code))
-    await asyncio.to_thread(selected.remove, entries)
+    await session.offload(selected.remove, entries)
     await session.send(*selected.report_removed({e.uid for e in entries}))
     return r.TaggedResponse(cmd.tag, "OK", "MOVE completed.")
 

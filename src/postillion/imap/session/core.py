@@ -282,7 +282,7 @@ class Session:
                 return
         if event.command == "APPEND" and self.store is not None:
             try:
-                fits = await asyncio.to_thread(quota.fits, self.store.root, event.size)
+                fits = await self.offload(quota.fits, self.store.root, event.size)
             except Exception:
                 fits = True
             if not fits:

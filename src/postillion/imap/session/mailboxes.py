@@ -3,7 +3,6 @@ LSUB, STATUS (texts as Courier's imapd answers them)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from postillion.imap.mailstore import MailStore, canonical_pattern, wildcard_regex
@@ -41,7 +40,7 @@ async def _require_parent_create(session: Session, name: str, command: str) -> N
 async def create(session: Session, cmd: commands.Create) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
     await _require_parent_create(session, name, "CREATE")
-    await asyncio.to_thread(session.mail().create, name)
+    await session.offload(session.mail().create, name)
     return r.TaggedResponse(cmd.tag, "OK", f'"{session.wire(name)}" created.')
 
 
@@ -54,7 +53,7 @@ async def delete(session: Session, cmd: commands.Delete) -> r.TaggedResponse:
     await access.require(session, name, acl.RIGHT_DELETEFOLDER, "DELETE")
     if session.mail().place(name).folder == names.INBOX:
         raise CommandFailed("INBOX cannot be deleted.", r.CANNOT)
-    await asyncio.to_thread(session.mail().delete, name)
+    await session.offload(session.mail().delete, name)
     return r.TaggedResponse(cmd.tag, "OK", "Folder deleted.")
 
 
@@ -70,17 +69,17 @@ async def rename(session: Session, cmd: commands.Rename) -> r.TaggedResponse:
     if session.mail().place(old).folder == names.INBOX:
         raise CommandFailed("INBOX rename not implemented.", r.CANNOT)
     await _require_parent_create(session, new, "RENAME")
-    await asyncio.to_thread(session.mail().rename, old, new)
+    await session.offload(session.mail().rename, old, new)
     return r.TaggedResponse(cmd.tag, "OK", "Folder renamed.")
 
 
 async def subscribe(session: Session, cmd: commands.Subscribe) -> r.TaggedResponse:
-    await asyncio.to_thread(session.mail().subscribe, session.name_of(cmd.mailbox))
+    await session.offload(session.mail().subscribe, session.name_of(cmd.mailbox))
     return r.TaggedResponse(cmd.tag, "OK", "Folder subscribed.")
 
 
 async def unsubscribe(session: Session, cmd: commands.Unsubscribe) -> r.TaggedResponse:
-    await asyncio.to_thread(session.mail().unsubscribe, session.name_of(cmd.mailbox))
+    await session.offload(session.mail().unsubscribe, session.name_of(cmd.mailbox))
     return r.TaggedResponse(cmd.tag, "OK", "Folder unsubscribed.")
 
 
@@ -139,7 +138,7 @@ def _list_responses(session: Session, cmd: commands.List) -> list[r.Response]:
 
 
 async def list_command(session: Session, cmd: commands.List) -> r.TaggedResponse:
-    found = await asyncio.to_thread(_list_responses, session, cmd)
+    found = await session.offload(_list_responses, session, cmd)
     await session.send(*found)
     return r.TaggedResponse(cmd.tag, "OK", "LIST completed")
 
@@ -177,7 +176,7 @@ def _lsub_responses(session: Session, cmd: commands.Lsub) -> list[r.Response]:
 
 
 async def lsub(session: Session, cmd: commands.Lsub) -> r.TaggedResponse:
-    found = await asyncio.to_thread(_lsub_responses, session, cmd)
+    found = await session.offload(_lsub_responses, session, cmd)
     await session.send(*found)
     return r.TaggedResponse(cmd.tag, "OK", "LSUB completed")
 
@@ -185,7 +184,7 @@ async def lsub(session: Session, cmd: commands.Lsub) -> r.TaggedResponse:
 async def status(session: Session, cmd: commands.Status) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
     await access.require(session, name, acl.RIGHT_READ, "STATUS")
-    counts = await asyncio.to_thread(session.mail().status, name)
+    counts = await session.offload(session.mail().status, name)
     values = {"MESSAGES": counts.messages, "RECENT": counts.recent, "UIDNEXT": counts.uidnext,
               "UIDVALIDITY": counts.uidvalidity, "UNSEEN": counts.unseen}
     selected = session.selected

@@ -3,7 +3,6 @@ one's own folders; texts as Courier's imapd answers them."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from postillion.imap.protocol import commands
@@ -19,13 +18,13 @@ ROOT = "ROOT"
 
 
 async def _quota_data(session: Session, root: str) -> r.QuotaData:
-    report = await asyncio.to_thread(session.mail().quota)
+    report = await session.offload(session.mail().quota)
     return r.QuotaData(root, report.resources if root == ROOT else None)
 
 
 async def getquotaroot(session: Session, cmd: commands.GetQuotaRoot) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
-    await asyncio.to_thread(session.mail().require, name)
+    await session.offload(session.mail().require, name)
     await session.send(r.QuotaRootData(session.wire(name), (ROOT,)),
                        await _quota_data(session, ROOT))
     return r.TaggedResponse(cmd.tag, "OK", "GETQUOTAROOT Ok.")
@@ -44,7 +43,7 @@ async def setquota(session: Session, cmd: commands.SetQuota) -> r.TaggedResponse
 async def _require_admin(session: Session, name: str, command: str) -> None:
     """``a`` on the folder (checked first, as Courier does), then existence."""
     await access.require(session, name, acl.RIGHT_ADMINISTER, command)
-    await asyncio.to_thread(session.mail().require, name)
+    await session.offload(session.mail().require, name)
 
 
 def _text(raw: bytes) -> str:
@@ -54,7 +53,7 @@ def _text(raw: bytes) -> str:
 async def getacl(session: Session, cmd: commands.GetAcl) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
     await _require_admin(session, name, "GETACL")
-    current = await asyncio.to_thread(session.mail().read_acl, name)
+    current = await session.offload(session.mail().read_acl, name)
     entries = tuple((acl.disk_identifier_to_imap(e.identifier), acl.to_rfc4314(e.rights))
                     for e in current.entries)
     await session.send(r.AclData(session.wire(name), entries))
@@ -64,7 +63,7 @@ async def getacl(session: Session, cmd: commands.GetAcl) -> r.TaggedResponse:
 async def setacl(session: Session, cmd: commands.SetAcl) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
     await _require_admin(session, name, "SETACL")
-    await asyncio.to_thread(session.mail().set_acl, name, _text(cmd.identifier),
+    await session.offload(session.mail().set_acl, name, _text(cmd.identifier),
                             _text(cmd.rights))
     return r.TaggedResponse(cmd.tag, "OK", "ACLs updated.")
 
@@ -72,7 +71,7 @@ async def setacl(session: Session, cmd: commands.SetAcl) -> r.TaggedResponse:
 async def deleteacl(session: Session, cmd: commands.DeleteAcl) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
     await _require_admin(session, name, "DELETEACL")
-    await asyncio.to_thread(session.mail().delete_acl, name, _text(cmd.identifier))
+    await session.offload(session.mail().delete_acl, name, _text(cmd.identifier))
     return r.TaggedResponse(cmd.tag, "OK", "ACLs updated.")
 
 
@@ -82,7 +81,7 @@ async def myrights(session: Session, cmd: commands.MyRights) -> r.TaggedResponse
     if not any(right in rights for right in access.ANY_RIGHT):
         # Courier refuses MYRIGHTS without any right in GETACL's words.
         raise access.denied(session, "GETACL", name, acl.RIGHT_ADMINISTER, rights)
-    await asyncio.to_thread(session.mail().require, name)
+    await session.offload(session.mail().require, name)
     await session.send(r.MyRightsData(session.wire(name), acl.to_rfc4314(rights)))
     return r.TaggedResponse(cmd.tag, "OK", "MYRIGHTS completed.")
 
@@ -106,7 +105,7 @@ def listed_rights(identifier: str, owner: str) -> tuple[str, tuple[str, ...]]:
 async def listrights(session: Session, cmd: commands.ListRights) -> r.TaggedResponse:
     name = session.name_of(cmd.mailbox)
     await _require_admin(session, name, "LISTRIGHTS")
-    owner = await asyncio.to_thread(lambda: session.mail().place(name).owner)
+    owner = await session.offload(lambda: session.mail().place(name).owner)
     identifier = _text(cmd.identifier)
     required, optional = listed_rights(identifier, owner)
     await session.send(r.ListRightsData(session.wire(name), identifier, required, optional))
