@@ -39,7 +39,7 @@ async def _open(session: Session, tag: bytes, raw: bytes, readonly: bool) -> r.T
                                use_keywords=session.config_keywords)
     access.remember(selected, rights)
     try:
-        untagged = await session.offload(selected.open)
+        untagged = await session.offload_lasting(selected.open)
     except BaseException:
         selected.close()
         raise
