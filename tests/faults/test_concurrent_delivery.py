@@ -156,11 +156,15 @@ def test_twenty_deliveries_while_another_process_assigns_uids(tmp_path: Path) ->
     stop = tmp_path / "stop"
     scanner = subprocess.Popen([sys.executable, "-c", SCANNER, maildir, str(stop)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The deliveries start once the scanner is scanning (on a busy machine
+    # its start-up could outlast all twenty, and nothing would race).
+    assert scanner.stdout is not None
+    first = scanner.stdout.readline()
     codes = deliver_all_at_once(maildir, [[*OURS, maildir]] * PROCESSES)
     stop.touch()
     out, err = scanner.communicate(timeout=120)
     assert scanner.returncode == 0, err
-    scans = [json.loads(line) for line in out.splitlines()]
+    scans = [json.loads(line) for line in (first + out).splitlines()]
     assert len(scans) >= 2
 
     uid_of: dict[str, int] = {}
