@@ -123,3 +123,62 @@ def test_pipe_to_the_client_is_widened(tmp_path: Path) -> None:
             process.stdin.write(b"a LOGOUT\r\n")
             process.stdin.close()
             assert b"a OK" in out.read()
+
+
+def test_idle_push_and_commands_of_a_one_client_process(tmp_path: Path) -> None:
+    # imapd serves one client and runs its commands on its event loop
+    # (docs/server.md): IDLE still hears another program's delivery, and
+    # the commands around it (a STORE, leaving and selecting the folder
+    # again, whose snapshot is frozen from the collector meanwhile) answer.
+    import select
+    import time
+
+    maildir = _maildir(tmp_path)
+    process = subprocess.Popen(["sh", "-c", _command(tmp_path)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE)
+    assert process.stdin is not None and process.stdout is not None
+    received = b""
+
+    def until(pattern: bytes, timeout: float = 20.0) -> bytes:
+        nonlocal received
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, received):
+            left = deadline - time.monotonic()
+            assert left > 0, received[-500:]
+            ready, _, _ = select.select([process.stdout], [], [], left)
+            if ready:
+                chunk = os.read(process.stdout.fileno(), 65536)  # type: ignore[union-attr]
+                assert chunk, received[-500:]
+                received += chunk
+        return received
+
+    def send(line: bytes) -> None:
+        process.stdin.write(line + b"\r\n")  # type: ignore[union-attr]
+        process.stdin.flush()  # type: ignore[union-attr]
+
+    try:
+        until(b"\\* PREAUTH")
+        send(b"s SELECT INBOX")
+        until(b"s OK")
+        send(b"i IDLE")
+        until(b"\\+ ")
+        deliver_in_order(str(maildir), MESSAGE % (7, 7))
+        until(b"\\* 4 EXISTS")
+        send(b"DONE")
+        until(b"i OK")
+        send(b"f STORE 4 +FLAGS (\\Flagged)")
+        until(b"\\* 4 FETCH \\(FLAGS \\([^)]*\\\\Flagged")
+        until(b"f OK")
+        send(b"c CLOSE")
+        until(b"c OK")
+        send(b"t SELECT INBOX")
+        until(b"t OK")
+        send(b"u UID FETCH 1:* (FLAGS)")
+        until(b"u OK")
+        send(b"z LOGOUT")
+        until(b"z OK")
+    finally:
+        process.stdin.close()
+        process.wait(timeout=30)
+    after = received[received.index(b"t OK"):]
+    assert after.count(b" FETCH (") == 4 and b"\\Flagged" in after
