@@ -119,7 +119,7 @@ class Session:
         always.)  A server of many clients shares its collector between
         them and leaves it alone."""
         if not self.ctx.one_client:
-            return await asyncio.to_thread(func, *args, **kwargs)
+            return await self.offload(func, *args, **kwargs)
         paused = gc.isenabled()
         gc.disable()
         try:
