@@ -262,3 +262,32 @@ def test_a_message_renamed_while_cur_is_read_is_not_taken_for_expunged(
     assert len(scan.messages) == len(first.messages)
     view, _uidvalidity, nextuid, rewritten = _fresh(maildir)
     assert view == _view(scan) and nextuid == scan.nextuid and not rewritten
+
+
+def _bases_agree(scan: uiddb.FolderScan) -> bool:
+    return scan.bases is None or scan.bases == [m.base for m in scan.messages]
+
+
+def test_a_scan_s_base_names_are_its_messages(maildir: str) -> None:
+    """A scan that carries its messages' base names (a first SELECT's
+    snapshot takes them instead of cutting every name again) carries the
+    right ones, in order, however it was made: a first numbering, an
+    update after other programs' changes, a scan given again, one that
+    includes messages this process added (APPEND)."""
+    rnd = random.Random(11)
+    scans = [uiddb.scan_and_assign(maildir)]
+    assert scans[0].bases is not None
+    for _round in range(12):
+        _random_changes(maildir, rnd)
+        _age(maildir)
+        scans.append(uiddb.scan_and_assign(maildir))
+        scans.append(uiddb.scan_and_assign(maildir))  # nothing changed: given again
+        name = os.path.basename(delivery.deliver(maildir, MESSAGE, flags="S", durable=False))
+        added = uiddb.assign_added(maildir, lambda name=name: [name])  # type: ignore[misc]
+        assert added.messages
+        scans.append(uiddb.scan_and_assign(maildir))
+    assert sum(s.changes is not None for s in scans) >= 5  # updates were made
+    assert all(_bases_agree(scan) for scan in scans)
+    snap = sharedfolder.SharedFolder._first_snapshot(scans[-1])
+    assert [(e.uid, e.base) for e in snap.messages] == \
+        [(m.uid, base_name(m.filename)) for m in scans[-1].messages]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postillion.maildir import delivery
+from postillion.maildir import delivery, folders
 from postillion.maildir.errors import (
     InvalidMailboxName,
     MailboxExists,
@@ -222,3 +222,27 @@ def test_in_file_order_is_order_key_order(names: list[str], one_width: bool) -> 
         names = list({n.split(":")[0]: n for n in names}.values())
     files = [message_file("cur", n) for n in names]
     assert in_file_order(files) == sorted(files, key=lambda f: order_key(f.filename))
+
+
+def test_a_listing_resolves_names_seen_twice(md: Maildir) -> None:
+    """One record per base name from a listing in which a move from new/
+    to cur/ or a flag rename raced the reads: cur/ wins over new/, and of
+    two names in cur/ the one still on disk; names starting with a dot
+    are not messages."""
+    root = md.root
+    moved = os.path.basename(delivery.deliver(root, MESSAGE))
+    os.rename(os.path.join(root, "new", moved), os.path.join(root, "cur", moved + ":2,S"))
+    renamed = os.path.basename(delivery.deliver(root, MESSAGE, flags="F"))
+    plain = os.path.basename(delivery.deliver(root, MESSAGE, flags="S"))
+    base = renamed.split(":")[0]
+    in_both = folders._full_snapshot(root, [moved], [plain, renamed, moved + ":2,S", ".hidden"])
+    twice_in_cur = folders._full_snapshot(root, [], [plain, renamed, f"{base}:2,FS",
+                                                     moved + ":2,S"])
+    plain_listing = folders._full_snapshot(root, [], [plain, renamed, moved + ":2,S"])
+    want = {moved: ("cur", moved + ":2,S"), base: ("cur", renamed),
+            plain.split(":")[0]: ("cur", plain)}
+    for (found, unresolved, _twice) in (in_both, twice_in_cur, plain_listing):
+        assert {b: (f.subdir, f.filename) for b, f in found.items()} == want
+        assert not unresolved
+        assert found[base] == message_file("cur", renamed)
+    assert (in_both[2], twice_in_cur[2], plain_listing[2]) == ({moved}, {base}, set())

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import operator
 import os
 import threading
 import time
@@ -80,6 +81,12 @@ class MessageEntry:
 
 
 _flagsets: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
+
+# Columns of a scan's records (uiddb.ScannedMessage).
+_UID = operator.itemgetter(0)
+_FILENAME = operator.itemgetter(1)
+_SUBDIR = operator.itemgetter(2)
+_LETTERS = operator.itemgetter(3)
 
 
 def flagset(letters: str, words: tuple[str, ...] = ()) -> frozenset[str]:
@@ -391,18 +398,17 @@ class SharedFolder:
     @staticmethod
     def _first_snapshot(scan: uiddb.FolderScan) -> Snapshot:
         """The snapshot of a first scan without keywords (SELECT in a new
-        process): what _build makes of it, without its comparisons, one
-        flag set per distinct letters and base_name inlined."""
-        sets: dict[str, frozenset[str]] = {}
-        entries: list[MessageEntry] = []
-        for m in scan.messages:
-            letters, filename = m[3], m[1]
-            flags = sets.get(letters)
-            if flags is None:
-                flags = sets[letters] = flagset(letters)
-            colon = filename.rfind(":")
-            entries.append(MessageEntry(m[0], filename, m[2], flags,
-                                        filename if colon < 0 else filename[:colon]))
+        process): what _build makes of it, without its comparisons, made a
+        column at a time (one flag set per distinct letters, the scan's
+        base names when it has them)."""
+        messages = scan.messages
+        letters = list(map(_LETTERS, messages))
+        sets = {each: flagset(each) for each in set(letters)}
+        bases = scan.bases
+        if bases is None or len(bases) != len(messages):
+            bases = [base_name(m[1]) for m in messages]
+        entries = list(map(MessageEntry, map(_UID, messages), map(_FILENAME, messages),
+                           map(_SUBDIR, messages), map(sets.__getitem__, letters), bases))
         return Snapshot(1, scan.uidvalidity, scan.nextuid, entries, ())
 
     @staticmethod

@@ -109,11 +109,15 @@ class ScannedMessage(NamedTuple):
     filename: str  # the name in subdir at the time of the scan
     subdir: str  # "cur" (or "new" in a read-only scan)
     flags: str
-    size: int | None
 
     @property
     def base(self) -> str:
         return base_name(self.filename)
+
+    @property
+    def size(self) -> int | None:
+        """From ",S=" in the name; None when the name has none."""
+        return size_from_name(self.filename)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +150,10 @@ class FolderScan:
     moved: frozenset[str] = frozenset()
     # Equal serials: the same messages (a scan given again).
     serial: int = field(default_factory=_scan_serials.__next__)
+    # The messages' base names, parallel to ``messages``, when the scan
+    # made them anyway (a first SELECT then does not cut 100,000 names
+    # again); never changed.
+    bases: list[str] | None = None
 
 
 def _parse_int(text: str) -> int | None:
@@ -404,7 +412,7 @@ def _saved_scan(folder_dir: str) -> FolderScan | None:
     if len({f[2] for f in files}) != len(files):
         return None  # a base name twice: not a listing
     make = tuple.__new__
-    messages = [make(ScannedMessage, (uid, f[1], CUR, f[3], f[4]))
+    messages = [make(ScannedMessage, (uid, f[1], CUR, f[3]))
                 for uid, f in zip(saved.uids, files, strict=True)]
     scan = FolderScan(head.uidvalidity, head.nextuid, messages, False)
     with _parsed_lock:
@@ -652,7 +660,9 @@ def _assign_all(folder_dir: str, readonly: bool, db: UidDb, known: dict[str, int
         dirty = True
     kept: list[tuple[int, MessageFile]] = []
     fresh: list[MessageFile] = []
-    for base, entry in files.items():
+    if not known:
+        fresh = list(files.values())  # a folder numbered for the first time
+    for base, entry in files.items() if known else ():
         uid = known.get(base)
         if uid is None:
             fresh.append(entry)
@@ -665,11 +675,11 @@ def _assign_all(folder_dir: str, readonly: bool, db: UidDb, known: dict[str, int
     # tuple.__new__ directly: a NamedTuple's own __new__ is a Python call,
     # and this runs once per message.
     make = tuple.__new__
-    messages = [make(ScannedMessage, (uid, e[1], e[0], e[3], e[4])) for uid, e in kept]
+    messages = [make(ScannedMessage, (uid, e[1], e[0], e[3])) for uid, e in kept]
     bases = [e[2] for _uid, e in kept]
     if fresh:
         # New messages numbered in file-name order (a first SELECT: all).
-        messages += [make(ScannedMessage, (uid, e[1], e[0], e[3], e[4]))
+        messages += [make(ScannedMessage, (uid, e[1], e[0], e[3]))
                      for uid, e in enumerate(fresh, nextuid)]
         bases += [e[2] for e in fresh]
         nextuid += len(fresh)
@@ -677,7 +687,7 @@ def _assign_all(folder_dir: str, readonly: bool, db: UidDb, known: dict[str, int
     rewritten = False
     if not readonly and dirty:
         rewritten, db = _rewrite(folder_dir, db, nextuid, messages, bases)
-    return FolderScan(db.uidvalidity, nextuid, messages, rewritten), db, bases
+    return FolderScan(db.uidvalidity, nextuid, messages, rewritten, bases=bases), db, bases
 
 
 def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
@@ -723,7 +733,7 @@ def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
             gone.append(at)  # vanished: its entry is dropped
             removed.append(uid)
             continue
-        messages[at] = make(ScannedMessage, (uid, entry[1], entry[0], entry[3], entry[4]))
+        messages[at] = make(ScannedMessage, (uid, entry[1], entry[0], entry[3]))
         renamed.append(uid)
     for at in sorted(gone, reverse=True):
         del messages[at]
@@ -731,7 +741,7 @@ def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
     nextuid = last.result.nextuid
     added: list[tuple[int, str]] = []
     for entry in in_file_order(fresh):
-        messages.append(make(ScannedMessage, (nextuid, entry[1], entry[0], entry[3], entry[4])))
+        messages.append(make(ScannedMessage, (nextuid, entry[1], entry[0], entry[3])))
         bases.append(entry[2])
         added.append((nextuid, entry[2]))
         nextuid += 1
@@ -741,7 +751,8 @@ def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
     elif added:
         rewritten, db = _rewrite_added(folder_dir, db, nextuid, added, messages, bases)
     changes = ScanChanges(last.result.serial, frozenset(removed), frozenset(renamed), len(added))
-    return FolderScan(db.uidvalidity, nextuid, messages, rewritten, changes), db, bases
+    return FolderScan(db.uidvalidity, nextuid, messages, rewritten, changes,
+                      bases=bases), db, bases
 
 
 def _confirm_listed(folder_dir: str, files: dict[str, MessageFile],
@@ -795,7 +806,7 @@ def _move_new(folder_dir: str, files: dict[str, MessageFile], in_new: list[Messa
         except FileNotFoundError:
             lost.append(base)  # moved or deleted by someone else: look again
             continue
-        files[base] = MessageFile(CUR, target, base, flags_of(target), size_from_name(target))
+        files[base] = MessageFile(CUR, target, base, flags_of(target))
         moved.append(base)
     if lost:
         again = list_message_files(folder_dir, lost)
@@ -911,7 +922,7 @@ def _add_entries(folder_dir: str, files: list[MessageFile]) -> Added | None:
     if last is not None and last.db is db and last.result.nextuid != first:
         return None  # the last scan numbered messages the file could not keep
     make = tuple.__new__
-    messages = [make(ScannedMessage, (uid, f.filename, CUR, f.flags, f.size))
+    messages = [make(ScannedMessage, (uid, f.filename, CUR, f.flags))
                 for uid, f in enumerate(files, first)]
     nextuid = first + len(files)
     fresh = [(m[0], f.base) for m, f in zip(messages, files, strict=True)]
@@ -928,9 +939,10 @@ def _add_entries(folder_dir: str, files: list[MessageFile]) -> Added | None:
         # with what the listing shows changed, as after any scan.
         listed = dict(last.files)
         listed.update((f.base, f) for f in files)
-        result = FolderScan(db.uidvalidity, nextuid, last.result.messages + messages, False)
+        bases = last.bases + [f.base for f in files]
+        result = FolderScan(db.uidvalidity, nextuid, last.result.messages + messages, False,
+                            bases=bases)
         with _parsed_lock:
             if _scans.get(key) is last:
-                _scans[key] = _LastScan(new_db, object(), listed, result,
-                                        last.bases + [f.base for f in files], last.moved)
+                _scans[key] = _LastScan(new_db, object(), listed, result, bases, last.moved)
     return Added(db.uidvalidity, [m[0] for m in messages], messages, first, nextuid)
