@@ -263,9 +263,22 @@ class _Listing:
     stamps: tuple[DirStamp | None, DirStamp | None]  # new/, cur/ before listing
     listed_at: float
     new_names: frozenset[str]
-    cur_names: frozenset[str]
+    # cur/'s names, as a set once a later listing compares with them: a
+    # first listing keeps the list it read (a set of 100,000 names costs
+    # ~15 ms to build, and a folder whose cur/ never changes never needs it).
+    cur_listed: frozenset[str] | list[str]
     found: dict[str, MessageFile]  # never changed once published
     seen_twice: frozenset[str]
+
+    @property
+    def cur_names(self) -> frozenset[str]:
+        names = self.cur_listed
+        if isinstance(names, frozenset):
+            return names
+        with _listings_lock:  # made once: callers compare it by identity
+            if not isinstance(self.cur_listed, frozenset):
+                object.__setattr__(self, "cur_listed", frozenset(self.cur_listed))
+            return self.cur_listed  # type: ignore[return-value]
 
 
 _listings: OrderedDict[str, _Listing] = OrderedDict()
@@ -329,14 +342,15 @@ def forget_listings() -> None:
         _listings.clear()
 
 
-def _incremental(memo: _Listing, set_new: frozenset[str], set_cur: frozenset[str],
+def _incremental(memo: _Listing, set_new: frozenset[str], set_cur: frozenset[str] | None,
                  ) -> dict[str, MessageFile] | None:
     """The previous listing updated with the names that came and went, or
     None when a full listing is needed (many changes, or a base name that
-    is or becomes present twice)."""
+    is or becomes present twice).  ``set_cur`` None: cur/ was not listed
+    again (it is as the previous listing found it)."""
     gone = [(NEW, n) for n in memo.new_names - set_new]
     came = [(NEW, n) for n in set_new - memo.new_names]
-    if set_cur is not memo.cur_names:  # (else cur/ was not even listed)
+    if set_cur is not None:
         gone += [(CUR, n) for n in memo.cur_names - set_cur]
         came += [(CUR, n) for n in set_cur - memo.cur_names]
     if (len(gone) + len(came)) * _INCREMENTAL_LIMIT > len(memo.found) + 64:
@@ -380,15 +394,19 @@ def _snapshot(folder_dir: str) -> tuple[dict[str, MessageFile], set[str]]:
         return dict(memo.found), set()
     names_new = _listdir(os.path.join(folder_dir, NEW))
     names_cur: list[str] | None = None
+    set_cur: frozenset[str] | None = None
+    cur_listed: frozenset[str] | list[str]
     if memo is not None and stamps[1] is not None and memo.stamps[1] == stamps[1] \
             and stamps_trusted(stamps[1:], memo.listed_at):
         # Only new/ changed (a delivery): cur/, 100,000 names in a big
         # folder, is as the last listing found it (the rule above, for
         # this one directory).
-        set_cur = memo.cur_names
+        cur_listed = memo.cur_listed
     else:
         names_cur = _listdir(os.path.join(folder_dir, CUR))
-        set_cur = frozenset(names_cur)
+        # A set of the names only to compare them with the last listing's.
+        set_cur = frozenset(names_cur) if memo is not None else None
+        cur_listed = set_cur if set_cur is not None else names_cur
     set_new = frozenset(names_new)
     found = _incremental(memo, set_new, set_cur) if memo is not None else None
     if found is not None:
@@ -397,12 +415,12 @@ def _snapshot(folder_dir: str) -> tuple[dict[str, MessageFile], set[str]]:
         unresolved: set[str] = set()
     else:
         found, unresolved, twice = _full_snapshot(
-            folder_dir, names_new, list(set_cur) if names_cur is None else names_cur)
+            folder_dir, names_new, list(cur_listed) if names_cur is None else names_cur)
         seen_twice = frozenset(twice)
     if unresolved:
         _remember(folder_dir, None)
     else:
-        _remember(folder_dir, _Listing(stamps, started, set_new, set_cur, found, seen_twice))
+        _remember(folder_dir, _Listing(stamps, started, set_new, cur_listed, found, seen_twice))
         found = dict(found)
     return found, unresolved
 
