@@ -213,13 +213,16 @@ _names = st.builds(lambda head, tail, info: head + tail + info, _heads, _tails,
                    st.sampled_from(["", ":2,", ":2,S", ":2,FS"]))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(st.lists(_names, max_size=12, unique_by=lambda n: n.split(":")[0]),
-       st.booleans())
-def test_in_file_order_is_order_key_order(names: list[str], one_width: bool) -> None:
+       st.booleans(), st.booleans())
+def test_in_file_order_is_order_key_order(names: list[str], one_width: bool,
+                                          listed_sorted: bool) -> None:
     if one_width:
         names = ["1726477593" + n.lstrip("0123456789") for n in names]
         names = list({n.split(":")[0]: n for n in names}.values())
+    if listed_sorted:
+        names.sort()  # as a first listing reads cur/
     files = [message_file("cur", n) for n in names]
     assert in_file_order(files) == sorted(files, key=lambda f: order_key(f.filename))
 

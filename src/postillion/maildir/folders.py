@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import operator
 import os
 import re
@@ -160,10 +161,15 @@ def in_file_order(entries: Iterable[MessageFile]) -> list[MessageFile]:
     first = bases[0]
     width = len(first) - len(first.lstrip("0123456789"))
     if "".join(bases).isascii():
-        heads = "".join(map(operator.itemgetter(slice(0, width)), bases))
-        after = "".join(map(operator.itemgetter(slice(width, width + 1)), bases))
-        if (width == 0 or (len(heads) == width * len(bases) and heads.isdigit())) \
-                and _DIGITS.isdisjoint(after):
+        # Each base's first width + 1 characters, end to end: ``width``
+        # digits and one more that is none (or nothing, for a base of
+        # digits alone, which breaks the stride and is sorted the slow way).
+        heads = "".join(map(operator.itemgetter(slice(0, width + 1)), bases))
+        stride = width + 1
+        if len(heads) == stride * len(bases) and _DIGITS.isdisjoint(heads[width::stride]) \
+                and all(heads[at::stride].isdigit() for at in range(width)):
+            if all(map(operator.le, bases, itertools.islice(bases, 1, None))):
+                return entries  # in order already (a first listing is read sorted)
             return sorted(entries, key=_BASE)
     return sorted(entries, key=lambda entry: order_key(entry[1]))
 

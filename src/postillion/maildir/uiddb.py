@@ -586,7 +586,7 @@ _Assigned = tuple[FolderScan, UidDb, list[str]]
 
 def _rewrite(folder_dir: str, db: UidDb, nextuid: int, messages: list[ScannedMessage],
              bases: list[str]) -> tuple[bool, UidDb]:
-    uids = [m[0] for m in messages]
+    uids = list(map(_first_of_entry, messages))
     new_db = UidDb(db.uidvalidity, nextuid, list(zip(uids, bases, strict=True)))
     # A scan's messages are in ascending UID order: the lines are written
     # without sorting 100,000 entries again (checked in one pass), and
