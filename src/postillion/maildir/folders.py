@@ -92,7 +92,7 @@ class MessageFile(NamedTuple):
         """From ",S=" in the name; None when the name has none.  (Worked
         out when asked: a listing of 100,000 names need not make 100,000
         numbers nobody reads.)"""
-        return size_from_name(self.base)
+        return size_from_name(self.filename)
 
     @property
     def relpath(self) -> str:
@@ -281,7 +281,7 @@ class _Listing:
         names = self.cur_listed
         if isinstance(names, frozenset):
             return names
-        with _listings_lock:  # made once: callers compare it by identity
+        with _listings_lock:  # made once, by whichever listing asks first
             if not isinstance(self.cur_listed, frozenset):
                 object.__setattr__(self, "cur_listed", frozenset(self.cur_listed))
             return self.cur_listed  # type: ignore[return-value]
