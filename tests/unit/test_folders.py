@@ -249,3 +249,12 @@ def test_a_listing_resolves_names_seen_twice(md: Maildir) -> None:
         assert not unresolved
         assert found[base] == message_file("cur", renamed)
     assert (in_both[2], twice_in_cur[2], plain_listing[2]) == ({moved}, {base}, set())
+
+
+@pytest.mark.parametrize(("name", "size"), [
+    ("1700000000.M1P2.host,S=1234:2,S", 1234), ("1700000000.M1P2.host,S=1234", 1234),
+    ("1700000000.M1P2.host,S=5,W=9:2,", 5), ("odd:name,S=5:2,S", 5),
+    ("odd,S=12:name:2,S", 12), ("1700000000.M1P2.host:2,F", None)])
+def test_the_size_in_a_listed_name(name: str, size: int | None) -> None:
+    # Read from ",S=" of the base name (all before the last colon), when asked.
+    assert message_file("cur", name).size == size
