@@ -120,7 +120,23 @@ def _random_changes(maildir: str, rnd: random.Random) -> None:
         delivery.deliver(maildir, MESSAGE, flags="S", durable=False)  # straight into cur/
 
 
-def test_updated_scans_say_what_changed_and_agree_with_fresh_scans(maildir: str) -> None:
+def _count_compared_by_names(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many scans compared their files with the last scan's at the
+    names the listings said changed, rather than all of them."""
+    compared = [0]
+    real = uiddb.listing_changes
+
+    def listing_changes(listing: object, since: int | None) -> frozenset[str] | None:
+        found = real(listing, since)
+        compared[0] += found is not None
+        return found
+    monkeypatch.setattr(uiddb, "listing_changes", listing_changes)
+    return compared
+
+
+def test_updated_scans_say_what_changed_and_agree_with_fresh_scans(
+        maildir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    compared = _count_compared_by_names(monkeypatch)
     rnd = random.Random(5)
     previous = uiddb.scan_and_assign(maildir)
     updates = 0
@@ -146,6 +162,7 @@ def test_updated_scans_say_what_changed_and_agree_with_fresh_scans(maildir: str)
                 assert all(m.uid >= previous.nextuid for m in scan.messages[-changes.added:])
         previous = scan
     assert updates >= 10  # the update path was the one tested
+    assert compared[0] >= 10  # ... mostly from the names the listings said changed
 
 
 def test_the_snapshot_made_from_changes_equals_a_full_build(
@@ -268,12 +285,14 @@ def _bases_agree(scan: uiddb.FolderScan) -> bool:
     return scan.bases is None or scan.bases == [m.base for m in scan.messages]
 
 
-def test_a_scan_s_base_names_are_its_messages(maildir: str) -> None:
+def test_a_scan_s_base_names_are_its_messages(maildir: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A scan that carries its messages' base names (a first SELECT's
     snapshot takes them instead of cutting every name again) carries the
     right ones, in order, however it was made: a first numbering, an
     update after other programs' changes, a scan given again, one that
     includes messages this process added (APPEND)."""
+    compared = _count_compared_by_names(monkeypatch)
     rnd = random.Random(11)
     scans = [uiddb.scan_and_assign(maildir)]
     assert scans[0].bases is not None
@@ -288,6 +307,7 @@ def test_a_scan_s_base_names_are_its_messages(maildir: str) -> None:
         scans.append(uiddb.scan_and_assign(maildir))
     assert sum(s.changes is not None for s in scans) >= 5  # updates were made
     assert all(_bases_agree(scan) for scan in scans)
+    assert compared[0] >= 5
     snap = sharedfolder.SharedFolder._first_snapshot(scans[-1])
     assert [(e.uid, e.base) for e in snap.messages] == \
         [(m.uid, base_name(m.filename)) for m in scans[-1].messages]

@@ -37,7 +37,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from postillion.maildir import names
@@ -264,6 +264,9 @@ def stamps_trusted(stamps: Iterable[tuple[int, ...] | None], listed_at: float) -
     return listed_at >= newest / 1e9 + slack
 
 
+_listing_serials = itertools.count(1)
+
+
 @dataclass(frozen=True, slots=True)
 class _Listing:
     stamps: tuple[DirStamp | None, DirStamp | None]  # new/, cur/ before listing
@@ -275,6 +278,13 @@ class _Listing:
     cur_listed: frozenset[str] | list[str]
     found: dict[str, MessageFile]  # never changed once published
     seen_twice: frozenset[str]
+    # The listing this one was made from by applying the names that came
+    # and went (its serial; None: read in full), and the base names whose
+    # records may differ from that one's: a scan compares the listings of
+    # a delivery by those, not by 100,000 records (see listing_changes).
+    parent: int | None = None
+    changed: frozenset[str] = frozenset()
+    serial: int = field(default_factory=lambda: next(_listing_serials))
 
     @property
     def cur_names(self) -> frozenset[str]:
@@ -289,6 +299,26 @@ class _Listing:
 
 _listings: OrderedDict[str, _Listing] = OrderedDict()
 _listings_lock = threading.Lock()
+
+
+def listing_changes(listing: object, since: int | None) -> frozenset[str] | None:
+    """Base names whose records may differ between the listing ``since``
+    (a serial from :func:`list_message_files_from`) and ``listing`` (what
+    it returned later): none when they are the same listing, those that
+    came and went when ``listing`` was made from ``since``'s, None when
+    that is not known (then compare them in full)."""
+    if not isinstance(listing, _Listing) or since is None:
+        return None
+    if listing.serial == since:
+        return frozenset()
+    if listing.parent == since:
+        return listing.changed
+    return None
+
+
+def listing_serial(listing: object) -> int | None:
+    """The serial of a listing :func:`list_message_files_from` returned."""
+    return listing.serial if isinstance(listing, _Listing) else None
 
 
 def _memo(folder_dir: str) -> _Listing | None:
@@ -349,11 +379,12 @@ def forget_listings() -> None:
 
 
 def _incremental(memo: _Listing, set_new: frozenset[str], set_cur: frozenset[str] | None,
-                 ) -> dict[str, MessageFile] | None:
-    """The previous listing updated with the names that came and went, or
-    None when a full listing is needed (many changes, or a base name that
-    is or becomes present twice).  ``set_cur`` None: cur/ was not listed
-    again (it is as the previous listing found it)."""
+                 ) -> tuple[dict[str, MessageFile], frozenset[str]] | None:
+    """The previous listing updated with the names that came and went, and
+    the base names of those names; or None when a full listing is needed
+    (many changes, or a base name that is or becomes present twice).
+    ``set_cur`` None: cur/ was not listed again (it is as the previous
+    listing found it)."""
     gone = [(NEW, n) for n in memo.new_names - set_new]
     came = [(NEW, n) for n in set_new - memo.new_names]
     if set_cur is not None:
@@ -362,12 +393,14 @@ def _incremental(memo: _Listing, set_new: frozenset[str], set_cur: frozenset[str
     if (len(gone) + len(came)) * _INCREMENTAL_LIMIT > len(memo.found) + 64:
         return None
     found = dict(memo.found)
+    changed: set[str] = set()
     for subdir, filename in gone:
         if not is_message_name(filename):
             continue
         entry = message_file(subdir, filename)
         if entry.base in memo.seen_twice:
             return None
+        changed.add(entry.base)
         current = found.get(entry.base)
         if current is not None and current.filename == filename and current.subdir == subdir:
             del found[entry.base]
@@ -377,11 +410,12 @@ def _incremental(memo: _Listing, set_new: frozenset[str], set_cur: frozenset[str
         entry = message_file(subdir, filename)
         if entry.base in found:
             return None  # two names for one message: let the full listing decide
+        changed.add(entry.base)
         found[entry.base] = entry
-    return found
+    return found, frozenset(changed)
 
 
-def _snapshot(folder_dir: str) -> tuple[dict[str, MessageFile], set[str]]:
+def _snapshot(folder_dir: str) -> tuple[dict[str, MessageFile], set[str], _Listing | None]:
     """One listing, new/ before cur/, one entry per base name.
 
     new/ is read first: a message another process moves from new/ to cur/
@@ -391,13 +425,14 @@ def _snapshot(folder_dir: str) -> tuple[dict[str, MessageFile], set[str]]:
 
     The result is the caller's to change.  The previous listing of the
     folder (see the memo above) makes unchanged and slightly changed
-    folders cheap.
+    folders cheap.  Also the listing remembered, whose records the result
+    holds (None when none is).
     """
     stamps = (dir_stamp(os.path.join(folder_dir, NEW)), dir_stamp(os.path.join(folder_dir, CUR)))
     started = time.time()
     memo = _memo(folder_dir)
     if memo is not None and memo.stamps == stamps and stamps_trusted(stamps, memo.listed_at):
-        return dict(memo.found), set()
+        return dict(memo.found), set(), memo
     names_new = _listdir(os.path.join(folder_dir, NEW))
     names_cur: list[str] | None = None
     set_cur: frozenset[str] | None = None
@@ -414,9 +449,13 @@ def _snapshot(folder_dir: str) -> tuple[dict[str, MessageFile], set[str]]:
         set_cur = frozenset(names_cur) if memo is not None else None
         cur_listed = set_cur if set_cur is not None else names_cur
     set_new = frozenset(names_new)
-    found = _incremental(memo, set_new, set_cur) if memo is not None else None
-    if found is not None:
+    updated = _incremental(memo, set_new, set_cur) if memo is not None else None
+    parent: int | None = None
+    changed: frozenset[str] = frozenset()
+    if updated is not None:
         assert memo is not None
+        found, changed = updated
+        parent = memo.serial
         seen_twice = memo.seen_twice
         unresolved: set[str] = set()
     else:
@@ -425,10 +464,10 @@ def _snapshot(folder_dir: str) -> tuple[dict[str, MessageFile], set[str]]:
         seen_twice = frozenset(twice)
     if unresolved:
         _remember(folder_dir, None)
-    else:
-        _remember(folder_dir, _Listing(stamps, started, set_new, cur_listed, found, seen_twice))
-        found = dict(found)
-    return found, unresolved
+        return found, unresolved, None
+    listing = _Listing(stamps, started, set_new, cur_listed, found, seen_twice, parent, changed)
+    _remember(folder_dir, listing)
+    return dict(found), unresolved, listing
 
 
 def list_message_files(folder_dir: str,
@@ -440,7 +479,15 @@ def list_message_files(folder_dir: str,
     :data:`RELIST_ATTEMPTS` times, so that a message caught in mid-rename is
     not taken for deleted.
     """
-    found, unresolved = _snapshot(folder_dir)
+    return list_message_files_from(folder_dir, expected)[0]
+
+
+def list_message_files_from(folder_dir: str, expected: Iterable[str] = (),
+                            ) -> tuple[dict[str, MessageFile], object]:
+    """:func:`list_message_files`, and the listing its records are those
+    of (for :func:`listing_changes`; None when the directories had to be
+    read again and the records come from several listings)."""
+    found, unresolved, listing = _snapshot(folder_dir)
     # (A dict's keys are compared as they are: no set of 100,000 names.)
     expected_names = expected.keys() if isinstance(expected, dict) else set(expected)
     for _attempt in range(RELIST_ATTEMPTS):
@@ -449,12 +496,13 @@ def list_message_files(folder_dir: str,
         missing = (expected_names - found.keys()) | (unresolved - found.keys())
         if not missing:
             break
-        again, more = _snapshot(folder_dir)
+        again, more, _listing = _snapshot(folder_dir)
+        listing = None
         unresolved |= more
         for base in missing:
             if base in again:
                 found[base] = again[base]
-    return found
+    return found, listing
 
 
 def has_new_messages(folder_dir: str) -> bool:

@@ -64,7 +64,10 @@ from postillion.maildir.folders import (
     has_new_messages,
     in_file_order,
     list_message_files,
+    list_message_files_from,
     listed_new_names,
+    listing_changes,
+    listing_serial,
     listing_stamps,
     listing_token,
     message_file,
@@ -529,7 +532,10 @@ def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> Folder
     # Numbered messages the listing misses may be in mid-rename: listed
     # again.  An update of the last scan asks only about those that
     # vanished since it (see _assign_changes), not about 100,000.
-    files = list_message_files(folder_dir, () if last is not None else known)
+    files, listing = list_message_files_from(folder_dir, () if last is not None else known)
+    # Base names whose entries in ``files`` this scan changes after the
+    # listing (moves out of new/, messages listed again).
+    touched: set[str] = set()
     if (last is not None and last.token is token and token is listing_token(folder_dir)
             and not last.moved):
         # Same uid database, same listing (the directories proved unchanged):
@@ -543,13 +549,16 @@ def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> Folder
         in_new = _in_new(folder_dir, files)
         moved = bool(in_new)
         if moved and move_new:
+            touched.update(entry.base for entry in in_new)
             files, moved_now = _move_new(folder_dir, files, in_new)
     result = None
     if last is not None and not readonly:
-        result = _assign_changes(folder_dir, db, known, files, last)
+        result = _assign_changes(folder_dir, db, known, files, last,
+                                 listing_changes(listing, last.listing), touched)
     if result is None:
         if last is not None:
             missing = known.keys() - files.keys()
+            touched.update(missing)
             files = _confirm_listed(folder_dir, files, missing)
             # (One found again in new/ is for the next scan to move.)
             moved = moved or any(files[b][0] == NEW for b in missing if b in files)
@@ -563,7 +572,8 @@ def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> Folder
         # are done.
         again = scan if not (scan.rewritten or scan.moved) else dataclasses.replace(
             scan, rewritten=False, moved=frozenset())
-        _scans[memo_key] = _LastScan(written, token, files, again, bases, moved)
+        _scans[memo_key] = _LastScan(written, token, files, again, bases, moved,
+                                     listing_serial(listing), frozenset(touched))
         while len(_scans) > _SCAN_MEMO_SIZE:
             del _scans[next(iter(_scans))]
     return scan
@@ -579,6 +589,10 @@ class _LastScan:
     result: FolderScan
     bases: list[str]       # base names, parallel to result.messages
     moved: bool            # it moved messages out of new/ (its listing is stale)
+    # The listing ``files`` were taken from (folders.listing_serial; None:
+    # several), and the base names whose entries differ from that listing's.
+    listing: int | None = None
+    touched: frozenset[str] = frozenset()
 
 
 _Assigned = tuple[FolderScan, UidDb, list[str]]
@@ -691,17 +705,32 @@ def _assign_all(folder_dir: str, readonly: bool, db: UidDb, known: dict[str, int
 
 
 def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
-                    files: dict[str, MessageFile], last: _LastScan) -> _Assigned | None:
+                    files: dict[str, MessageFile], last: _LastScan,
+                    listed: frozenset[str] | None, touched: set[str]) -> _Assigned | None:
     """The previous scan updated with the messages whose files changed:
     O(changes) in Python (plus copies and set operations in C), or None
     when a full assignment is simpler (many changes, or a message the
-    previous scan and the uid database do not agree on)."""
-    diff = files.items() ^ last.files.items()
-    if len(diff) * 8 > len(files) + 64:
-        return None
-    changed = {base for base, _entry in diff}
+    previous scan and the uid database do not agree on).
+
+    ``listed``: the base names whose records may differ between the
+    listing ``files`` came from and the one ``last.files`` did
+    (folders.listing_changes; None when not known); ``touched``: those
+    this scan changed in ``files`` since (also updated here).  With them
+    the files are compared at those names and the ones either scan
+    touched, not at 100,000 (~8 ms at 100,000 messages)."""
+    if listed is not None:
+        suspects = listed | last.touched | touched
+        changed = {base for base in suspects if files.get(base) != last.files.get(base)}
+        if len(changed) * 8 > len(files) + 64:
+            return None
+    else:
+        diff = files.items() ^ last.files.items()
+        if len(diff) * 8 > len(files) + 64:
+            return None
+        changed = {base for base, _entry in diff}
     vanished = [base for base in changed if base not in files and base in known]
     if vanished:
+        touched.update(vanished)
         files = _confirm_listed(folder_dir, files, vanished)
         changed.difference_update(
             [base for base in vanished if files.get(base) == last.files.get(base)])
@@ -944,5 +973,7 @@ def _add_entries(folder_dir: str, files: list[MessageFile]) -> Added | None:
                             bases=bases)
         with _parsed_lock:
             if _scans.get(key) is last:
-                _scans[key] = _LastScan(new_db, object(), listed, result, bases, last.moved)
+                _scans[key] = _LastScan(new_db, object(), listed, result, bases, last.moved,
+                                        last.listing,
+                                        last.touched | {f.base for f in files})
     return Added(db.uidvalidity, [m[0] for m in messages], messages, first, nextuid)
