@@ -289,12 +289,11 @@ class _Listing:
     @property
     def cur_names(self) -> frozenset[str]:
         names = self.cur_listed
-        if isinstance(names, frozenset):
-            return names
-        with _listings_lock:  # made once, by whichever listing asks first
-            if not isinstance(self.cur_listed, frozenset):
-                object.__setattr__(self, "cur_listed", frozenset(self.cur_listed))
-            return self.cur_listed  # type: ignore[return-value]
+        if not isinstance(names, frozenset):
+            # (Two threads asking at once make two equal sets: no harm.)
+            names = frozenset(names)
+            object.__setattr__(self, "cur_listed", names)
+        return names
 
 
 _listings: OrderedDict[str, _Listing] = OrderedDict()

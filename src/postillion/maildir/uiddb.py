@@ -563,7 +563,7 @@ def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> Folder
             # (One found again in new/ is for the next scan to move.)
             moved = moved or any(files[b][0] == NEW for b in missing if b in files)
         result = _assign_all(folder_dir, readonly, db, known, files, dirty)
-    scan, written, bases = result
+    scan, written = result
     if moved_now:
         scan = dataclasses.replace(scan, moved=frozenset(moved_now))
     with _parsed_lock:
@@ -572,7 +572,7 @@ def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> Folder
         # are done.
         again = scan if not (scan.rewritten or scan.moved) else dataclasses.replace(
             scan, rewritten=False, moved=frozenset())
-        _scans[memo_key] = _LastScan(written, token, files, again, bases, moved,
+        _scans[memo_key] = _LastScan(written, token, files, again, moved,
                                      listing_serial(listing), frozenset(touched))
         while len(_scans) > _SCAN_MEMO_SIZE:
             del _scans[next(iter(_scans))]
@@ -587,15 +587,21 @@ class _LastScan:
     token: object          # the listing it was made from
     files: dict[str, MessageFile]  # the files it was made from (never changed)
     result: FolderScan
-    bases: list[str]       # base names, parallel to result.messages
     moved: bool            # it moved messages out of new/ (its listing is stale)
     # The listing ``files`` were taken from (folders.listing_serial; None:
     # several), and the base names whose entries differ from that listing's.
     listing: int | None = None
     touched: frozenset[str] = frozenset()
 
+    @property
+    def bases(self) -> list[str]:
+        """Base names, parallel to ``result.messages``."""
+        bases = self.result.bases
+        assert bases is not None  # every scan kept here is made with them
+        return bases
 
-_Assigned = tuple[FolderScan, UidDb, list[str]]
+
+_Assigned = tuple[FolderScan, UidDb]
 
 
 def _rewrite(folder_dir: str, db: UidDb, nextuid: int, messages: list[ScannedMessage],
@@ -701,7 +707,7 @@ def _assign_all(folder_dir: str, readonly: bool, db: UidDb, known: dict[str, int
     rewritten = False
     if not readonly and dirty:
         rewritten, db = _rewrite(folder_dir, db, nextuid, messages, bases)
-    return FolderScan(db.uidvalidity, nextuid, messages, rewritten, bases=bases), db, bases
+    return FolderScan(db.uidvalidity, nextuid, messages, rewritten, bases=bases), db
 
 
 def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
@@ -735,7 +741,7 @@ def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
         changed.difference_update(
             [base for base in vanished if files.get(base) == last.files.get(base)])
     if not changed:
-        return last.result, db, last.bases
+        return last.result, db
     messages = list(last.result.messages)
     bases = list(last.bases)
     make = tuple.__new__
@@ -781,7 +787,7 @@ def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
         rewritten, db = _rewrite_added(folder_dir, db, nextuid, added, messages, bases)
     changes = ScanChanges(last.result.serial, frozenset(removed), frozenset(renamed), len(added))
     return FolderScan(db.uidvalidity, nextuid, messages, rewritten, changes,
-                      bases=bases), db, bases
+                      bases=bases), db
 
 
 def _confirm_listed(folder_dir: str, files: dict[str, MessageFile],
@@ -973,7 +979,7 @@ def _add_entries(folder_dir: str, files: list[MessageFile]) -> Added | None:
                             bases=bases)
         with _parsed_lock:
             if _scans.get(key) is last:
-                _scans[key] = _LastScan(new_db, object(), listed, result, bases, last.moved,
+                _scans[key] = _LastScan(new_db, object(), listed, result, last.moved,
                                         last.listing,
                                         last.touched | {f.base for f in files})
     return Added(db.uidvalidity, [m[0] for m in messages], messages, first, nextuid)
