@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol import serializer, wire
-from postillion.imap.protocol.fetchdata import body_value, body_wire, envelope_value, envelope_wire
+from postillion.imap.protocol.bodywire import body_wire, envelope_wire
+from postillion.imap.protocol.fetchdata import body_value, envelope_value
 from postillion.imap.search.maildirview import internaldate_of
 from postillion.message import body_structure, envelope_from_headers, parse_message
 from tests.message.test_properties import PIECES, mime_mail

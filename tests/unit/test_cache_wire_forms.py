@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from postillion.imap.foldercache import wire_cacheable, wire_plain
+from postillion.imap.foldercache import wire_plain
+from postillion.imap.protocol.bodywire import wire_cacheable
 
 
 @pytest.mark.parametrize("wire", [

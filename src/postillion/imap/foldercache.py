@@ -33,7 +33,6 @@ import datetime
 import json
 import logging
 import os
-import re
 import struct
 import sys
 import threading
@@ -43,6 +42,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import ClassVar, TypeVar, cast
 
+from postillion.imap.protocol.bodywire import wire_cacheable
 from postillion.imap.search import SearchCache
 from postillion.imap.search.facets import CacheKey, Column, ThreadHeaders
 from postillion.imap.search.maildirview import internaldate_of
@@ -186,37 +186,6 @@ class CachedMessage:
     @property
     def internaldate(self) -> datetime.datetime:
         return internaldate_of(self.mtime_ns)
-
-
-_LITERAL_HEAD = re.compile(rb"\{([0-9]{1,9})\}\Z")
-
-
-def wire_cacheable(data: bytes) -> bool:
-    """Whether ``data`` may be kept, or trusted from the file, as the wire
-    form of a FETCH value: one parenthesized value whose CR LF pairs each
-    end a ``{n}`` literal head and are followed by exactly n bytes, with no
-    other CR, LF or NUL, and 8-bit bytes only inside literals.  Whatever a
-    damaged (or hostile) cache file says, such bytes cannot end a response
-    line early or leave a literal open."""
-    if data[:1] != b"(" or data[-1:] != b")":
-        return False
-    if b"\r" not in data and b"\n" not in data and b"\0" not in data:
-        return data.isascii()  # no literal: the common case, without copies
-    pos = 0
-    end = len(data)
-    while True:
-        crlf = data.find(b"\r\n", pos)
-        text = data[pos:end if crlf < 0 else crlf]
-        if b"\r" in text or b"\n" in text or b"\0" in text or not text.isascii():
-            return False
-        if crlf < 0:
-            return True
-        head = _LITERAL_HEAD.search(text)
-        if head is None:
-            return False
-        pos = crlf + 2 + int(head.group(1))
-        if pos >= end or b"\0" in data[crlf + 2:pos]:
-            return False  # a literal must end before the closing parenthesis
 
 
 def _name_agrees(base: str, file_size: int) -> bool:

@@ -21,28 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from postillion.imap import workers
+from postillion.imap.filework import Candidate, FileFacets, Question, facet_chunk, search_chunk
 from postillion.imap.search import Program
-from postillion.imap.search.evaluate import (
-    CONTENT,
-    Limits,
-    MessageState,
-    compile_program,
-)
-from postillion.imap.search.facets import (
-    Facet,
-    FacetReader,
-    SearchCache,
-    compute_facets,
-    facet_for_key,
-)
-from postillion.imap.search.maildirview import MaildirMessage, internaldate_of
-from postillion.message.headers import read_header_block
+from postillion.imap.search.evaluate import CONTENT, compile_program
+from postillion.imap.search.facets import Facet, SearchCache
 
 log = logging.getLogger(__name__)
 
@@ -56,88 +42,9 @@ CHUNK = 500
 FACET_CHUNK = 1000
 
 
-class Candidate(NamedTuple):
-    """One message as the session sees it now."""
-
-    seq: int
-    uid: int
-    flags: frozenset[str]             # with keywords and \\Recent
-    path: str
-
-
-@dataclass(frozen=True)
-class Question:
-    """A search program and what its numbers refer to."""
-
-    program: Program
-    max_seq: int
-    max_uid: int
-    saved_uids: frozenset[int]
-    charset: str | None
-
-    def limits(self) -> Limits:
-        return Limits(self.max_seq, self.max_uid, self.saved_uids, self.charset, None)
-
-
 def reads_content(question: Question) -> bool:
     """Whether the program may need messages' text (raises BadCharset)."""
     return compile_program(question.program, question.limits()).cost >= CONTENT
-
-
-def _view(seq: int, uid: int, path: str, flags: frozenset[str], mtime_ns: int) -> MaildirMessage:
-    """A message file as the engine sees it; INTERNALDATE as the session's."""
-    return MaildirMessage(seq, uid, path, flags, internaldate_of(mtime_ns))
-
-
-class FileFacets(NamedTuple):
-    """A worker's facet values of one message, with the file's identity."""
-
-    file_size: int
-    mtime_ns: int
-    inode: int
-    values: list[object]
-
-
-def facet_chunk(keys: Sequence[str],
-                items: Sequence[tuple[int, str]]) -> list[FileFacets | None]:
-    """The worker's task: the facets named by ``keys`` of each ``(uid,
-    path)``, from one read of its header block; None for a file it could
-    not read."""
-    facets = [facet_for_key(key) for key in keys]
-    if any(f is None for f in facets):
-        raise ValueError(f"unknown facet in {keys}")
-    known = [f for f in facets if f is not None]
-    out: list[FileFacets | None] = []
-    for uid, path in items:
-        try:
-            with open(path, "rb") as stream:
-                st = os.fstat(stream.fileno())
-                header = read_header_block(stream)
-            view = _view(0, uid, path, frozenset(), st.st_mtime_ns)
-            out.append(FileFacets(st.st_size, st.st_mtime_ns, st.st_ino,
-                                  compute_facets(known, header, view)))
-        except OSError:
-            out.append(None)
-    return out
-
-
-def search_chunk(question: Question,
-                 candidates: Sequence[Candidate]) -> tuple[list[int], list[int]]:
-    """The worker's task: the indexes of the candidates that match, and of
-    those whose file could not be read."""
-    test = compile_program(question.program, question.limits())
-    reader = FacetReader(SearchCache(), test.facets)
-    matched: list[int] = []
-    failed: list[int] = []
-    for index, candidate in enumerate(candidates):
-        try:
-            view = _view(candidate.seq, candidate.uid, candidate.path, candidate.flags,
-                         os.stat(candidate.path).st_mtime_ns)
-            if test.run(MessageState(view, reader)):
-                matched.append(index)
-        except OSError:
-            failed.append(index)
-    return matched, failed
 
 
 def _consume(done: asyncio.Future[Any]) -> None:

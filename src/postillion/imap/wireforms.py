@@ -25,16 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from postillion.imap import workers
-from postillion.imap.foldercache import FolderCache, wire_cacheable
-from postillion.imap.protocol.fetchdata import body_wire, envelope_wire
-from postillion.message import body_structure, envelope_from_headers, parse_message
-from postillion.message.crlf import crlf_length
+from postillion.imap.filework import WireForms, compute
+from postillion.imap.foldercache import FolderCache
 
 if TYPE_CHECKING:
     from postillion.imap.selected import MessageEntry
@@ -48,63 +45,6 @@ CHUNK = 200
 #: Tasks in flight per worker: results wait for the answer to catch up,
 #: so a slow reader holds a few chunks, never the folder.
 AHEAD = 3
-
-
-class WireForms(NamedTuple):
-    """What a worker learned of one message file."""
-
-    file_size: int
-    mtime_ns: int
-    inode: int
-    rfc822_size: int
-    envelope: bytes | None
-    bodystructure: bytes | None
-
-
-def _cacheable(wire: bytes) -> bytes | None:
-    return wire if wire_cacheable(wire) else None
-
-
-def _read(path: str) -> tuple[os.stat_result, bytes]:
-    """A file's ``fstat`` and its bytes up to the end.  Plain descriptor
-    calls: a file object costs a few microseconds more per message, and
-    a worker reads thousands of files."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        st = os.fstat(fd)
-        data = os.read(fd, st.st_size)
-        while True:  # to the end, even of a file that grew meanwhile
-            more = os.read(fd, 65536)
-            if not more:
-                return st, data
-            data += more
-    finally:
-        os.close(fd)
-
-
-def compute(paths: Sequence[str], wire: bool = True) -> list[WireForms | None]:
-    """The worker's task: each file's identity, RFC822.SIZE and (with
-    ``wire``) wire forms, or None."""
-    out: list[WireForms | None] = []
-    for path in paths:
-        try:
-            st, data = _read(path)
-            if not wire:
-                out.append(WireForms(st.st_size, st.st_mtime_ns, st.st_ino, crlf_length(data),
-                                     None, None))
-                continue
-            # One parse for both: the root entity's header block is the
-            # one ENVELOPE reads (envelope() would parse it again).
-            root = parse_message(data)
-            bodystructure = _cacheable(body_wire(body_structure(root)))
-            # After BODYSTRUCTURE, which counted the parts: root.size adds
-            # those up instead of scanning the whole file again.
-            out.append(WireForms(
-                st.st_size, st.st_mtime_ns, st.st_ino, root.size,
-                _cacheable(envelope_wire(envelope_from_headers(root.headers))), bodystructure))
-        except Exception:  # the session computes it again, and reports what fails
-            out.append(None)
-    return out
 
 
 @dataclass

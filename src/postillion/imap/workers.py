@@ -6,12 +6,13 @@ and BODYSTRUCTURE over a big folder (:mod:`postillion.imap.wireforms`)
 and a SEARCH of message text (:mod:`postillion.imap.searchwork`) hand
 chunks of file paths to this pool instead, and take back small results.
 
-The pool starts on first use: a fork server that has imported only those
-two modules (and the parsers they use), and one worker per CPU forked from
-it.  Forking the session process itself would copy its threads' locks in
-whatever state they are.  Workers run as the process that started them:
-under the root model that is the session worker, with the user's uid and
-gid only, so they read exactly the files the session could.
+The pool starts on first use: a fork server that has imported only the
+workers' tasks (:mod:`postillion.imap.filework`, and the parsers they
+use), and one worker per CPU forked from it.  Forking the session
+process itself would copy its threads' locks in whatever state they are.
+Workers run as the process that started them: under the root model that
+is the session worker, with the user's uid and gid only, so they read
+exactly the files the session could.
 
 Workers run at a lower scheduling priority (nice 10) than the session
 processes: bulk work takes the CPUs the event loops leave.
@@ -37,7 +38,7 @@ ENV_WORKERS = "POSTILLION_WORKER_PROCESSES"
 #: What submitting to, or waiting on, a pool that died raises.
 BROKEN = (BrokenProcessPool, RuntimeError)
 #: Imported once in the fork server, so that a new worker starts ready.
-_PRELOAD = ["postillion.imap.wireforms", "postillion.imap.searchwork"]
+_PRELOAD = ["postillion.imap.filework"]
 
 #: What the pool is to its users (tests give a stand-in).
 Pool = concurrent.futures.Executor

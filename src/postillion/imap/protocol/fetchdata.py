@@ -13,7 +13,7 @@ from . import wire
 from .errors import LocalProtocolError
 from .fetchatts import FetchAtt
 from .responses import Adjacent, Atom, FetchItem, Literal, Value, Verbatim
-from .serializer import flag_list, nstring
+from .serializer import flag_list
 
 
 def flags_item(flags: tuple[str, ...] | list[str]) -> FetchItem:
@@ -87,30 +87,6 @@ def envelope_value(env: Envelope) -> Value:
             _addresses(env.bcc), env.in_reply_to, env.message_id)
 
 
-def envelope_wire(env: Envelope, utf8: bool = False) -> bytes:
-    """``serializer.value(envelope_value(env), utf8)``, written directly:
-    a first FETCH ENVELOPE of a big folder does this for every message,
-    and the general serializer walks a tree of tuples built just for it."""
-    from_ = _addresses_wire(env.from_, utf8)
-    # Sender and Reply-To are most often From itself (see envelope_from_headers).
-    sender = from_ if env.sender is env.from_ else _addresses_wire(env.sender, utf8)
-    reply_to = from_ if env.reply_to is env.from_ else _addresses_wire(env.reply_to, utf8)
-    return b"(" + b" ".join([
-        nstring(env.date, utf8), nstring(env.subject, utf8), from_, sender, reply_to,
-        _addresses_wire(env.to, utf8), _addresses_wire(env.cc, utf8),
-        _addresses_wire(env.bcc, utf8), nstring(env.in_reply_to, utf8),
-        nstring(env.message_id, utf8)]) + b")"
-
-
-def _addresses_wire(values: tuple[Address, ...], utf8: bool) -> bytes:
-    if not values:
-        return b"NIL"
-    return b"(" + b"".join([
-        b"(" + b" ".join([nstring(a.name, utf8), nstring(a.adl, utf8), nstring(a.mailbox, utf8),
-                          nstring(a.host, utf8)]) + b")"
-        for a in values]) + b")"
-
-
 def _params(values: Params) -> Value:
     if not values:
         return None
@@ -149,51 +125,6 @@ def body_value(body: BodyStructure, extended: bool = True) -> Value:
         single += [body.md5, _disposition(body.disposition), _language(body.language),
                    body.location]
     return tuple(single)
-
-
-def body_wire(body: BodyStructure, extended: bool = True, utf8: bool = False) -> bytes:
-    """``serializer.value(body_value(body, extended), utf8)``, written
-    directly (see :func:`envelope_wire`)."""
-    if isinstance(body, MultiPartBody):
-        # The parts adjacent, then the subtype (see _concat_parts).
-        fields = [b"".join([body_wire(p, extended, utf8) for p in body.parts]),
-                  nstring(body.subtype, utf8)]
-        if extended:
-            fields += [_params_wire(body.params, utf8), _disposition_wire(body.disposition, utf8),
-                       _language_wire(body.language, utf8), nstring(body.location, utf8)]
-        return b"(" + b" ".join(fields) + b")"
-    assert isinstance(body, SinglePartBody)
-    single = [nstring(body.type, utf8), nstring(body.subtype, utf8),
-              _params_wire(body.params, utf8), nstring(body.id, utf8),
-              nstring(body.description, utf8), nstring(body.encoding, utf8), b"%d" % body.size]
-    if body.envelope is not None and body.body is not None:
-        single += [envelope_wire(body.envelope, utf8), body_wire(body.body, extended, utf8)]
-    if body.lines is not None:
-        single.append(b"%d" % body.lines)
-    if extended:
-        single += [nstring(body.md5, utf8), _disposition_wire(body.disposition, utf8),
-                   _language_wire(body.language, utf8), nstring(body.location, utf8)]
-    return b"(" + b" ".join(single) + b")"
-
-
-def _params_wire(values: Params, utf8: bool) -> bytes:
-    if not values:
-        return b"NIL"
-    return b"(" + b" ".join([nstring(item, utf8) for pair in values for item in pair]) + b")"
-
-
-def _disposition_wire(value: Disposition | None, utf8: bool) -> bytes:
-    if value is None:
-        return b"NIL"
-    return b"(" + nstring(value.type, utf8) + b" " + _params_wire(value.params, utf8) + b")"
-
-
-def _language_wire(value: tuple[bytes, ...] | None, utf8: bool) -> bytes:
-    if value is None:
-        return b"NIL"
-    if len(value) == 1:
-        return nstring(value[0], utf8)
-    return b"(" + b" ".join([nstring(tag, utf8) for tag in value]) + b")"
 
 
 def _concat_parts(fields: list[Value], nparts: int) -> Value:

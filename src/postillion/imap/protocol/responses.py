@@ -41,7 +41,7 @@ class Verbatim:
     by the folder cache), written as is.  Its maker guarantees it is one
     complete value whose only CR LF pairs end ``{n}`` literal heads, each
     followed by exactly n bytes, and which holds no other CR, LF or NUL
-    (see ``foldercache.wire_cacheable``)."""
+    (see ``bodywire.wire_cacheable``)."""
 
     data: bytes
 

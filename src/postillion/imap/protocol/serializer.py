@@ -43,22 +43,9 @@ def flag_list(flags: tuple[str, ...] | list[str]) -> bytes:
     return b"(" + b" ".join(_flag(f) for f in flags) + b")"
 
 
-# Bytes that a quoted string holds as they are: quotable, and neither
-# ``"`` nor ``\\`` (which :func:`wire.quoted` escapes).  Deleting them all
-# leaves nothing exactly when the string goes out as ``"..."`` unchanged,
-# whether or not the client enabled UTF8=ACCEPT (the set is ASCII).
-_PLAIN_QUOTED = bytes(sorted(set(range(1, 0x80)) - {0x0A, 0x0D, 0x22, 0x5C}))
+_PLAIN_QUOTED = wire.PLAIN_QUOTED_BYTES
 _MAX_QUOTED = wire.MAX_QUOTED_LENGTH
-
-
-def nstring(data: bytes | None, utf8: bool = False) -> bytes:
-    """``value(data, utf8)`` of None or bytes: NIL, a quoted string or a
-    literal."""
-    if data is None:
-        return b"NIL"
-    if len(data) <= _MAX_QUOTED and not data.translate(None, _PLAIN_QUOTED):
-        return b'"' + data + b'"'
-    return wire.string(data, utf8)
+nstring = wire.nstring
 
 
 def _list(items: tuple[r.Value, ...], utf8: bool) -> bytes:

@@ -57,8 +57,22 @@ def string(value: bytes | str, utf8: bool = False, plus: bool = False) -> bytes:
     return literal(data, plus)
 
 
+# Bytes that a quoted string holds as they are: quotable, and neither
+# ``"`` nor ``\\`` (which :func:`quoted` escapes).  Deleting them all
+# leaves nothing exactly when the string goes out as ``"..."`` unchanged,
+# whether or not the client enabled UTF8=ACCEPT (the set is ASCII).
+PLAIN_QUOTED_BYTES = bytes(sorted(_QUOTABLE - {0x22, 0x5C}))
+
+
 def nstring(value: bytes | str | None, utf8: bool = False) -> bytes:
-    return b"NIL" if value is None else string(value, utf8)
+    """NIL, a quoted string or a literal.  Plain bytes, the most of an
+    ENVELOPE or BODYSTRUCTURE, are quoted here without a call further."""
+    if value is None:
+        return b"NIL"
+    if (type(value) is bytes and len(value) <= MAX_QUOTED_LENGTH
+            and not value.translate(None, PLAIN_QUOTED_BYTES)):
+        return b'"' + value + b'"'
+    return string(value, utf8)
 
 
 def astring(value: bytes | str, utf8: bool = False, plus: bool = False) -> bytes:

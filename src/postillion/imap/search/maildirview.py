@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from postillion.maildir.filenames import base_name
-from postillion.maildir.uiddb import FolderScan
 from postillion.message.crlf import crlf_length
 from postillion.message.headers import read_header_block
+
+if TYPE_CHECKING:
+    from postillion.maildir.uiddb import FolderScan
 
 # Maildir info letters -> IMAP system flags (Courier's mapping).
 FLAG_LETTERS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "T": "\\Deleted",

@@ -26,9 +26,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
 from postillion.imap import wireforms
-from postillion.imap.foldercache import CachedMessage, wire_cacheable, wire_plain
+from postillion.imap.foldercache import CachedMessage, wire_plain
 from postillion.imap.protocol import FetchAtt, commands, serializer, wire
 from postillion.imap.protocol import responses as r
+from postillion.imap.protocol.bodywire import wire_cacheable
 from postillion.imap.protocol.fetchdata import (
     body_structure_item,
     body_value,

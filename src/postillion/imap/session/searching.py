@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from postillion.imap import savedorders, searchwork, workers
 from postillion.imap import search as engine
+from postillion.imap.filework import Candidate
 from postillion.imap.protocol import commands
 from postillion.imap.protocol import responses as r
 from postillion.imap.selected import MessageEntry, SelectedMailbox
@@ -113,7 +114,7 @@ async def _search_in_workers(session: Session, selected: SelectedMailbox,
     if not searchwork.reads_content(question):
         return None
     candidates = await session.offload(
-        lambda: [searchwork.Candidate(v.seq, v.uid, selected.all_flags(v.entry),
+        lambda: [Candidate(v.seq, v.uid, selected.all_flags(v.entry),
                                       selected.path_of(v.entry)) for v in views])
     result = await searchwork.search(question, candidates)
     if result is None:
