@@ -125,6 +125,7 @@ class SelectedMailbox:
                  use_keywords: bool) -> None:
         self.name = name
         self.folder_dir = folder_dir
+        self._dir_slash = os.path.join(folder_dir, "")
         self.readonly = readonly
         self.use_keywords = use_keywords
         #: What the client knows, in sequence order.  The shared snapshot's
@@ -491,7 +492,11 @@ class SelectedMailbox:
     # ------------------------------------------------------------ message files
 
     def path_of(self, entry: MessageEntry) -> str:
-        return os.path.join(self.folder_dir, entry.subdir, entry.filename)
+        # os.path.join, for a subdir ("new"/"cur") and a listed file name,
+        # neither empty nor with a slash, written out: a FETCH, SEARCH or
+        # SORT over 100,000 messages makes a path for each (os.path.join
+        # is ~0.6 us a call, this ~0.15).
+        return self._dir_slash + entry.subdir + "/" + entry.filename
 
     def _open_fd(self, entry: MessageEntry) -> tuple[int, CachedMessage]:
         """A descriptor of the message file, open, and its cache record
