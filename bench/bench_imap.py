@@ -166,10 +166,11 @@ async def run(args: argparse.Namespace) -> Table:
         master = master_maildir(work, count, user)
         log(f"  ready in {time.monotonic() - started:.0f} s")
         tag = short(count)
-        for server in servers:
-            if "commands" in groups:
-                result = await command_timings(server, master, work, args.runs, args.timeout,
-                                               args.command_limit, log, chosen)
+        if "commands" in groups:
+            results = await command_timings(servers, master, work, args.runs, args.timeout,
+                                            args.command_limit, log, chosen)
+            for server in servers:
+                result = results[server.name]
                 for label in ["SELECT", *(c.label for c in chosen)]:
                     for phase, values in (("cold", result.cold), ("warm", result.warm)):
                         key = f"{tag} {label} {phase}"
@@ -181,6 +182,7 @@ async def run(args: argparse.Namespace) -> Table:
                             table.set(key, "s", server.name, "n/a")
                 for label, reason in result.failures.items():
                     log(f"  {server.name}: {label}: {reason}")
+        for server in servers:
             if "append" in groups:
                 try:
                     rate = await append_rate(server, master, work, args.appends, args.timeout,

@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,17 +124,24 @@ class CommandResult:
     failures: dict[str, str]
 
 
-async def command_timings(server: Server, master: Path, work: Path, runs: int,
+async def command_timings(servers: Sequence[Server], master: Path, work: Path, runs: int,
                           timeout: float, limit: float,
                           log: Callable[[str], None],
-                          commands: list[Command] | None = None) -> CommandResult:
+                          commands: list[Command] | None = None) -> dict[str, CommandResult]:
     """Cold: a fresh copy (no uiddb, index or cache) and a new server process,
     SELECT, then the command.  Warm: a new process on that same copy (its
-    indexes and caches now exist), SELECT, the command.  Medians over runs."""
-    cold: dict[str, list[float]] = {"SELECT": []}
-    warm: dict[str, list[float]] = {"SELECT": []}
-    failures: dict[str, str] = {}
-    home = work / f"home-{server.name}"
+    indexes and caches now exist), SELECT, the command.  Medians over runs,
+    by server name.
+
+    The servers take turns run by run (each command's first run on every
+    server, then its second...), so that a machine that slows down or
+    speeds up during the benchmark (a shared virtual machine does, by tens
+    of per cent over minutes) shifts every server's figures alike, not the
+    ratios between them."""
+    cold: dict[str, dict[str, list[float]]] = {s.name: {"SELECT": []} for s in servers}
+    warm: dict[str, dict[str, list[float]]] = {s.name: {"SELECT": []} for s in servers}
+    failures: dict[str, dict[str, str]] = {s.name: {} for s in servers}
+    dead: set[str] = set()          # SELECT alone too slow: nothing more to time
     for command in COMMANDS if commands is None else commands:
         # -FLAGS has something to remove only after +FLAGS; before the warm
         # run, each STORE gets back the state its cold run started from.
@@ -145,41 +152,67 @@ async def command_timings(server: Server, master: Path, work: Path, runs: int,
         elif "-FLAGS" in command.text:
             reset = "STORE 1:* +FLAGS.SILENT (\\Flagged)"
         for run in range(runs):
-            warm_page_cache(master)
-            fresh_home(master, home, server.user)
-            try:
-                select, took = await session_times(server, home, work, command, timeout,
-                                                   prelude=prelude, limit=limit)
-                cold["SELECT"].append(select)
-                cold.setdefault(command.label, []).append(took)
-                if reset is not None:
-                    await session_times(server, home, work, Command("", "NOOP"), timeout,
-                                        prelude=reset)
-                select, took = await session_times(server, home, work, command, timeout,
-                                                   limit=limit)
-                warm["SELECT"].append(select)
-                warm.setdefault(command.label, []).append(took)
-            except Failed as exc:
-                failures[command.label] = f"failed: {exc}"
-                break
-            except NotApplicable as exc:
-                failures[command.label] = "n/a"
-                log(f"  {server.name}: {command.label}: n/a ({exc})")
-                break
-            except SelectTooSlow as exc:
-                for every in ["SELECT", *(c.label for c in COMMANDS)]:
-                    failures.setdefault(every, str(exc))
-                remove_home(home)
-                return CommandResult({}, {}, failures)
-            except TooSlow as exc:
-                failures[command.label] = str(exc)
-                break
-            finally:
-                remove_home(home)
-            log(f"  {server.name}: {command.label} run {run + 1}: "
-                f"cold {cold[command.label][-1]:.3f} s, warm {warm[command.label][-1]:.3f} s")
-    return CommandResult({k: statistics.median(v) for k, v in cold.items() if v},
-                         {k: statistics.median(v) for k, v in warm.items() if v}, failures)
+            for server in servers:
+                if server.name in dead or command.label in failures[server.name]:
+                    continue
+                timed = await _command_run(server, master, work, command, timeout, limit,
+                                           prelude, reset, log)
+                if isinstance(timed, SelectTooSlow):
+                    for every in ["SELECT", *(c.label for c in COMMANDS)]:
+                        failures[server.name].setdefault(every, str(timed))
+                    dead.add(server.name)
+                elif isinstance(timed, str):
+                    failures[server.name][command.label] = timed
+                else:
+                    cold[server.name]["SELECT"].append(timed[0])
+                    cold[server.name].setdefault(command.label, []).append(timed[1])
+                    warm[server.name]["SELECT"].append(timed[2])
+                    warm[server.name].setdefault(command.label, []).append(timed[3])
+                    log(f"  {server.name}: {command.label} run {run + 1}: "
+                        f"cold {timed[1]:.3f} s, warm {timed[3]:.3f} s")
+    results: dict[str, CommandResult] = {}
+    for server in servers:
+        name = server.name
+        if name in dead:  # as if nothing was timed (a SELECT slower than the limit)
+            results[name] = CommandResult({}, {}, failures[name])
+            continue
+        results[name] = CommandResult(
+            {k: statistics.median(v) for k, v in cold[name].items() if v},
+            {k: statistics.median(v) for k, v in warm[name].items() if v}, failures[name])
+    return results
+
+
+async def _command_run(server: Server, master: Path, work: Path, command: Command,
+                       timeout: float, limit: float, prelude: str | None, reset: str | None,
+                       log: Callable[[str], None],
+                       ) -> tuple[float, float, float, float] | SelectTooSlow | str:
+    """One cold and one warm session of ``command`` on a fresh copy: the
+    SELECT and command times of each, or why there are none (a reason
+    shown in the table, or SelectTooSlow)."""
+    home = work / f"home-{server.name}"
+    warm_page_cache(master)
+    fresh_home(master, home, server.user)
+    try:
+        cold_select, cold_took = await session_times(server, home, work, command, timeout,
+                                                     prelude=prelude, limit=limit)
+        if reset is not None:
+            await session_times(server, home, work, Command("", "NOOP"), timeout,
+                                prelude=reset)
+        warm_select, warm_took = await session_times(server, home, work, command, timeout,
+                                                     limit=limit)
+        return cold_select, cold_took, warm_select, warm_took
+    except Failed as exc:
+        return f"failed: {exc}"
+    except NotApplicable as exc:
+        log(f"  {server.name}: {command.label}: n/a ({exc})")
+        return "n/a"
+    except SelectTooSlow as exc:
+        return exc
+    except TooSlow as exc:
+        return str(exc)
+    finally:
+        remove_home(home)
+
 
 
 async def append_rate(server: Server, master: Path, work: Path, count: int,
