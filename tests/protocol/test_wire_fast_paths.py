@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from postillion.imap import filework
 from postillion.imap.protocol import responses as r
 from postillion.imap.protocol import serializer, wire
-from postillion.imap.protocol.bodywire import body_wire, envelope_wire
+from postillion.imap.protocol.bodywire import body_wire, envelope_wire, wire_cacheable
 from postillion.imap.protocol.fetchdata import body_value, envelope_value
 from postillion.imap.search.maildirview import internaldate_of
 from postillion.message import body_structure, envelope_from_headers, parse_message
@@ -41,6 +42,20 @@ def test_direct_writers_agree_with_the_serializer(data: bytes, extended: bool,
     assert envelope_wire(env, utf8) == serializer.value(envelope_value(env), utf8)
     body = body_structure(root)
     assert body_wire(body, extended, utf8) == serializer.value(body_value(body, extended), utf8)
+
+
+@settings(max_examples=600, deadline=None)
+@given(mail, st.booleans())
+@example(b"Subject: a\0b\nFrom: \"N\0\" <a@b>\nContent-Type: text/plain; name=\"x\0\"\n"
+         b"MIME-Version: 1.0\n\nbody\n", True)
+def test_workers_keep_what_the_full_cache_check_keeps(data: bytes, extended: bool) -> None:
+    """The workers check the forms they wrote with one scan for NUL, not
+    the cache file's literal-by-literal check: for whatever the writers
+    make of any mail, both decide alike."""
+    root = parse_message(data)
+    for written in (envelope_wire(envelope_from_headers(root.headers)),
+                    body_wire(body_structure(root), extended)):
+        assert filework._cacheable(written) == (written if wire_cacheable(written) else None)
 
 
 def _reference(item: r.Value, utf8: bool) -> bytes:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from postillion.imap.protocol.bodywire import body_wire, envelope_wire, wire_cacheable
+from postillion.imap.protocol.bodywire import body_wire, envelope_wire
 from postillion.imap.search.evaluate import Limits, MessageState, Program, compile_program
 from postillion.imap.search.facets import FacetReader, SearchCache, compute_facets, facet_for_key
 from postillion.imap.search.maildirview import MaildirMessage, internaldate_of
@@ -39,7 +39,13 @@ class WireForms(NamedTuple):
 
 
 def _cacheable(wire: bytes) -> bytes | None:
-    return wire if wire_cacheable(wire) else None
+    """``wire`` if the folder cache may keep it (see ``wire_cacheable``).
+    The writers here put any value with CR, LF, NUL or 8-bit bytes in a
+    literal and every other one in quotes, so what they write fails that
+    check only for a NUL inside a literal (a test holds them to it): one
+    scan, not the literal-by-literal walk a value read from the cache file
+    gets (~4 us a message, 5% of a first parse)."""
+    return None if b"\0" in wire else wire
 
 
 def _read(path: str) -> tuple[os.stat_result, bytes]:
