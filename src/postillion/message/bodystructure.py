@@ -6,7 +6,7 @@ those fields out.  Strings are raw header bytes, None is NIL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .envelope import Envelope, envelope_from_headers
 from .mimeparse import MimePart, parse_value_with_params
@@ -14,14 +14,16 @@ from .mimeparse import MimePart, parse_value_with_params
 Params = tuple[tuple[bytes, bytes], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Disposition:
+class Disposition(NamedTuple):
     type: bytes            # lower case, e.g. b"attachment"
     params: Params
 
 
-@dataclass(frozen=True, slots=True)
-class SinglePartBody:
+class SinglePartBody(NamedTuple):
+    """One leaf of BODYSTRUCTURE.  (The classes of this module are named
+    tuples: the first parse of every message makes one or more, and they
+    are cheaper to build than frozen dataclasses.)"""
+
     type: bytes
     subtype: bytes
     params: Params
@@ -39,8 +41,7 @@ class SinglePartBody:
     location: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
-class MultiPartBody:
+class MultiPartBody(NamedTuple):
     parts: tuple[BodyStructure, ...]            # never empty
     subtype: bytes
     # Extension data (BODYSTRUCTURE only)
