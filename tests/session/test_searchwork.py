@@ -8,6 +8,7 @@ import asyncio
 import gc
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -236,7 +237,8 @@ def test_while_the_pool_starts_the_session_searches_and_reads_headers(
             return real(*args)
         return chunk
 
-    def slow_start() -> Any:
+    def slow_start(preload: Sequence[str] = ()) -> Any:
+        assert list(preload) == ["postillion.imap.filesearch"]  # the search tasks' module
         two_done.wait(10)
         return InlinePool() if comes_up else None
 
@@ -259,7 +261,7 @@ def test_a_pool_that_fails_to_start_after_the_session_did_the_work_is_not_left_u
     alone = run(world, monkeypatch, 0)
     release = threading.Event()
 
-    def failing_start() -> Any:
+    def failing_start(preload: Sequence[str] = ()) -> Any:
         release.wait(10)
         raise RuntimeError("no pool today")
 

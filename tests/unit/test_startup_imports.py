@@ -50,22 +50,41 @@ NOT_FOR_WORKERS = (
     "postillion.imap.protocol.commands", "postillion.imap.protocol.responses",
     "postillion.imap.protocol.connection", "postillion.maildir.uiddb",
 )
+# ... nor, for a pool a FETCH starts, the search engine (~40 ms more).
+SEARCH_ENGINE = ("postillion.imap.filesearch", "postillion.imap.search.evaluate",
+                 "postillion.imap.search.facets")
 
 
-def test_worker_preload_imports_only_what_workers_run() -> None:
+def _preloaded(extra: tuple[str, ...]) -> set[str]:
     from postillion.imap import workers
 
     probe = (
         "import sys\n"
-        f"for name in {workers._PRELOAD!r}: __import__(name)\n"
+        f"for name in {[*workers._PRELOAD, *extra]!r}: __import__(name)\n"
         "print(' '.join(sorted(sys.modules)))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True)
-    loaded = set(done.stdout.split())
-    assert "postillion.imap.filework" in loaded
+    return set(done.stdout.split())
+
+
+def test_worker_preload_imports_only_what_workers_run() -> None:
+    loaded = _preloaded(())
+    # The tasks, and the executor's loop each worker would import after its fork.
+    assert {"postillion.imap.filework", "concurrent.futures.process"} <= loaded
     assert not loaded & set(NOT_FOR_WORKERS), (
         f"the workers' preload now imports {sorted(loaded & set(NOT_FOR_WORKERS))}")
+    assert not loaded & set(SEARCH_ENGINE), (
+        f"a FETCH's pool now preloads {sorted(loaded & set(SEARCH_ENGINE))}")
+
+
+def test_search_preload_adds_the_engine_alone() -> None:
+    from postillion.imap import searchwork
+
+    loaded = _preloaded(searchwork._TASKS)
+    assert set(SEARCH_ENGINE) <= loaded
+    assert not loaded & set(NOT_FOR_WORKERS), (
+        f"a search's preload now imports {sorted(loaded & set(NOT_FOR_WORKERS))}")
 
 
 @pytest.mark.parametrize("package", ["postillion.imap.protocol", "postillion.imap.search"])

@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
 from postillion.imap import workers
-from postillion.imap.filework import Candidate, FileFacets, Question, facet_chunk, search_chunk
+from postillion.imap.filesearch import Candidate, FileFacets, Question, facet_chunk, search_chunk
 from postillion.imap.search import Program
 from postillion.imap.search.evaluate import CONTENT, compile_program
 from postillion.imap.search.facets import Facet, SearchCache
@@ -33,6 +33,10 @@ from postillion.imap.search.facets import Facet, SearchCache
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: The module of the workers' search tasks, for a pool started here to
+#: preload (see workers.pool).
+_TASKS = (search_chunk.__module__,)
 
 #: Messages for which the pool is worth using.
 MIN_MESSAGES = 2000
@@ -66,7 +70,8 @@ async def _in_chunks(task: Callable[..., T], calls: Iterable[tuple[object, ...]]
     todo = list(calls)
     results: list[T] = []
     pool = workers.running()
-    starting = None if pool is not None else asyncio.ensure_future(asyncio.to_thread(workers.pool))
+    starting = None if pool is not None else asyncio.ensure_future(
+        asyncio.to_thread(workers.pool, _TASKS))
     futures: list[asyncio.Future[T]] = []
     try:
         if starting is not None:

@@ -8,8 +8,10 @@ chunks of file paths to this pool instead, and take back small results.
 
 The pool starts on first use: a fork server that has imported only the
 workers' tasks (:mod:`postillion.imap.filework`, and the parsers they
-use), and one worker per CPU forked from it.  Forking the session
-process itself would copy its threads' locks in whatever state they are.
+use; :mod:`postillion.imap.filesearch` too when a search starts it) and
+the executor's worker loop, and one worker per CPU forked from it.
+Forking the session process itself would copy its threads' locks in
+whatever state they are.
 Workers run as the process that started them: under the root model that
 is the session worker, with the user's uid and gid only, so they read
 exactly the files the session could.
@@ -29,6 +31,7 @@ import logging
 import multiprocessing
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 
 log = logging.getLogger(__name__)
@@ -37,8 +40,10 @@ log = logging.getLogger(__name__)
 ENV_WORKERS = "POSTILLION_WORKER_PROCESSES"
 #: What submitting to, or waiting on, a pool that died raises.
 BROKEN = (BrokenProcessPool, RuntimeError)
-#: Imported once in the fork server, so that a new worker starts ready.
-_PRELOAD = ["postillion.imap.filework"]
+#: Imported once in the fork server, so that a new worker starts ready:
+#: the wire-form tasks, the executor's worker loop (each worker imported
+#: it after its fork, ~20 ms apiece) and this module (the initializer).
+_PRELOAD = ["postillion.imap.filework", "concurrent.futures.process", __name__]
 
 #: What the pool is to its users (tests give a stand-in).
 Pool = concurrent.futures.Executor
@@ -79,9 +84,12 @@ def running() -> concurrent.futures.Executor | None:
     return _pool
 
 
-def pool() -> concurrent.futures.ProcessPoolExecutor | None:
+def pool(preload: Sequence[str] = ()) -> concurrent.futures.ProcessPoolExecutor | None:
     """The process's pool, None when it is to have none.  The first call
-    starts the workers and waits for them: call it from a worker thread."""
+    starts the workers and waits for them: call it from a worker thread.
+    ``preload``: modules of the caller's tasks for the fork server to
+    import too (a pool started by another caller's first use imports them
+    in each worker, with its first such task)."""
     global _pool, _unavailable
     with _lock:
         if _pool is None:
@@ -90,7 +98,7 @@ def pool() -> concurrent.futures.ProcessPoolExecutor | None:
                 return None
             try:
                 context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(_PRELOAD)
+                context.set_forkserver_preload([*_PRELOAD, *preload])
                 made = concurrent.futures.ProcessPoolExecutor(
                     workers, mp_context=context, initializer=_lower_priority)
                 # Start the fork server and every worker now, in the calling

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from postillion.imap import savedorders, searchwork, workers
 from postillion.imap import search as engine
-from postillion.imap.filework import Candidate
+from postillion.imap.filesearch import Candidate
 from postillion.imap.protocol import commands
 from postillion.imap.protocol import responses as r
 from postillion.imap.selected import MessageEntry, SelectedMailbox
