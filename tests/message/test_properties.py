@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from postillion.message import (
@@ -175,3 +175,28 @@ def test_header_parse_gives_the_fields_of_iter_fields(data: bytes, start: int) -
        .map(b"".join))
 def test_parameter_split_without_backslash_agrees(text: bytes) -> None:
     assert _split_params(text) == _split_params_escaped(text)
+
+
+_NAMES = [b"from", b"FROM", b"Subject", b"content-type", b"Content-Type", b"mime-version",
+          b"x", b"", b"received"]
+
+
+_FOLDING = [b" ", b"\t", b"\n ", b"\r\n\t", b"Subject:", b"FROM :", b"To: a\n b\n"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(PIECES + _FOLDING) | st.binary(max_size=8),
+                max_size=30).map(b"".join))
+@example(b"Subject: a\n b\r\n\tc\nFrom: x\n\n")
+def test_lower_case_lookups_agree_with_get(data: bytes) -> None:
+    """The lookups by lower-case name (which ``get`` and the parsers use)
+    give the first field of that name, whatever its case, unfolded."""
+    header_end, _body = header_bounds(data)
+    headers = Headers.parse(data, 0, header_end)
+    names = [field.name for field in headers.fields] + _NAMES
+    for name in names:
+        first = next((f for f in headers.fields if f.name and f.name.lower() == name.lower()),
+                     None)
+        expected = None if first is None else first.value
+        assert headers.lookup(name.lower()) == headers.get(name) == expected
+        assert headers.has(name.lower()) == (name in headers) == (first is not None)

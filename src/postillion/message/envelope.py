@@ -30,20 +30,21 @@ class Envelope(NamedTuple):
 
 
 def envelope_from_headers(headers: Headers) -> Envelope:
-    from_ = parse_address_list(headers.get(b"from"))
-    sender = parse_address_list(headers.get(b"sender")) or from_
-    reply_to = parse_address_list(headers.get(b"reply-to")) or from_
+    get = headers.lookup
+    from_ = parse_address_list(get(b"from"))
+    sender = parse_address_list(get(b"sender")) or from_
+    reply_to = parse_address_list(get(b"reply-to")) or from_
     return Envelope(
-        date=headers.get(b"date") or None,
-        subject=headers.get(b"subject"),
+        date=get(b"date") or None,
+        subject=get(b"subject"),
         from_=from_,
         sender=sender,
         reply_to=reply_to,
-        to=parse_address_list(headers.get(b"to")),
-        cc=parse_address_list(headers.get(b"cc")),
-        bcc=parse_address_list(headers.get(b"bcc")),
-        in_reply_to=headers.get(b"in-reply-to") or None,
-        message_id=headers.get(b"message-id") or None,
+        to=parse_address_list(get(b"to")),
+        cc=parse_address_list(get(b"cc")),
+        bcc=parse_address_list(get(b"bcc")),
+        in_reply_to=get(b"in-reply-to") or None,
+        message_id=get(b"message-id") or None,
     )
 
 

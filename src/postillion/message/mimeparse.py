@@ -192,17 +192,15 @@ class MimePart:
 
     @property
     def encoding(self) -> bytes:
-        value = self._content_header(b"content-transfer-encoding")
+        value = self.content_header(b"content-transfer-encoding")
         return _strip_comments(value).strip().lower() if value else DEFAULT_ENCODING
 
-    def _content_header(self, name: bytes) -> bytes | None:
-        """A Content-* field, ignored in a message without MIME-Version."""
-        if self.is_message and b"mime-version" not in self.headers:
+    def content_header(self, lower_name: bytes) -> bytes | None:
+        """A Content-* field (its name in lower case), ignored in a message
+        without MIME-Version."""
+        if self.is_message and not self.headers.has(b"mime-version"):
             return None
-        return self.headers.get(name)
-
-    def content_header(self, name: bytes) -> bytes | None:
-        return self._content_header(name)
+        return self.headers.lookup(lower_name)
 
     def param(self, name: bytes) -> bytes | None:
         for key, value in self.content_type.params:
@@ -273,9 +271,9 @@ def parse_header_only(data: bytes) -> MimePart:
 
 
 def _content_type(headers: Headers, is_message: bool, default: ContentType) -> ContentType:
-    if is_message and b"mime-version" not in headers:
+    if is_message and not headers.has(b"mime-version"):
         return TEXT_PLAIN
-    return parse_content_type(headers.get(b"content-type"), default)
+    return parse_content_type(headers.lookup(b"content-type"), default)
 
 
 def _parse_entity(data: bytes, start: int, end: int, *, is_message: bool,
