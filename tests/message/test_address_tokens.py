@@ -63,3 +63,29 @@ def test_one_mailbox_examples() -> None:
     for value in (b'"Paul Smith" <user43@example.com>', b"N  a <u@h>", b'"" <u@h>',
                   b" u.v@h ", b"a <u@h>, b <v@h>", b"(c) u@h"):
         assert parse_address_list(value) == _parse_address_list(value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=24).map(b"".join))
+def test_remembered_lists_are_the_lists_read_afresh(value: bytes) -> None:
+    """Short values are read once and their addresses handed out again:
+    the second answer is the first, and both are what reading gives."""
+    first = parse_address_list(value)
+    assert parse_address_list(value) == first == _address_list_read(value)
+
+
+def _address_list_read(value: bytes) -> tuple[object, ...]:
+    from postillion.message.address import _address_list
+
+    return _address_list(value) if value else ()
+
+
+def test_long_values_are_not_remembered() -> None:
+    from postillion.message.address import _CACHED_VALUE_LENGTH, _cached_address_list
+
+    _cached_address_list.cache_clear()
+    short = b"A <a@example.com>"
+    long = b"B <" + b"b" * _CACHED_VALUE_LENGTH + b"@example.com>"
+    assert parse_address_list(short) is parse_address_list(short)
+    assert parse_address_list(long)[0].mailbox == b"b" * _CACHED_VALUE_LENGTH
+    assert _cached_address_list.cache_info().currsize == 1

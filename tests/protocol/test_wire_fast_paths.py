@@ -95,3 +95,20 @@ def test_utc_date_time_agrees_with_date_time(seconds: int) -> None:
     when = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
     assert wire.utc_date_time(seconds) == wire.date_time(when)
     assert internaldate_of(seconds * 1_000_000_000 + 999_999_999) == when
+
+
+def test_address_list_wires_kept_only_when_short() -> None:
+    """Written address lists are kept for the next message naming them,
+    never a long one (a hostile header of megabytes stays unkept)."""
+    from postillion.imap.protocol import bodywire
+
+    for known in bodywire._ADDRESS_WIRES:
+        known.clear()
+    short = b"From: Ann <ann@example.com>\n\n"
+    long = b"From: Bob <" + b"b" * bodywire._KEPT_ADDRESS_WIRE + b"@example.com>\n\n"
+    for data in (short, long, short):
+        env = envelope_from_headers(parse_message(data).headers)
+        assert envelope_wire(env) == serializer.value(envelope_value(env), False)
+    kept = bodywire._ADDRESS_WIRES[False]
+    assert len(kept) == 1 and all(len(wire) < 100 for wire in kept.values())
+    assert not bodywire._ADDRESS_WIRES[True]

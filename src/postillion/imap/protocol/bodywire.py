@@ -37,10 +37,28 @@ def envelope_wire(env: Envelope, utf8: bool = False) -> bytes:
 def _addresses_wire(values: tuple[Address, ...], utf8: bool) -> bytes:
     if not values:
         return b"NIL"
-    return b"(" + b"".join([
-        b"(" + b" ".join([nstring(a.name, utf8), nstring(a.adl, utf8), nstring(a.mailbox, utf8),
-                          nstring(a.host, utf8)]) + b")"
-        for a in values]) + b")"
+    known = _ADDRESS_WIRES[utf8]
+    wire = known.get(values)
+    if wire is None:
+        wire = b"(" + b"".join([
+            b"(" + b" ".join([nstring(a.name, utf8), nstring(a.adl, utf8),
+                              nstring(a.mailbox, utf8), nstring(a.host, utf8)]) + b")"
+            for a in values]) + b")"
+        if len(wire) <= _KEPT_ADDRESS_WIRE:
+            if len(known) >= _ADDRESS_WIRES_KEPT:
+                known.clear()
+            known[values] = wire
+    return wire
+
+
+# The wire form of each address list written lately (by UTF8=ACCEPT or
+# not): a folder's From, To and Cc name its few hundred correspondents
+# again and again (and parse_address_list hands out one tuple per
+# value, whose hash is then known).  Short forms only, so that hostile
+# addresses of megabytes are never kept.
+_ADDRESS_WIRES: tuple[dict[tuple[Address, ...], bytes], dict[tuple[Address, ...], bytes]] = ({}, {})
+_ADDRESS_WIRES_KEPT = 4096
+_KEPT_ADDRESS_WIRE = 1024
 
 
 def body_wire(body: BodyStructure, extended: bool = True, utf8: bool = False) -> bytes:
