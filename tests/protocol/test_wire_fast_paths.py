@@ -97,18 +97,25 @@ def test_utc_date_time_agrees_with_date_time(seconds: int) -> None:
     assert internaldate_of(seconds * 1_000_000_000 + 999_999_999) == when
 
 
-def test_address_list_wires_kept_only_when_short() -> None:
-    """Written address lists are kept for the next message naming them,
-    never a long one (a hostile header of megabytes stays unkept)."""
+def test_wire_pieces_kept_only_when_short() -> None:
+    """Written address lists and BODYSTRUCTURE leaf heads are kept for the
+    next message with the same, never a long one (a hostile header of
+    megabytes stays unkept), and what is given again is what is written."""
     from postillion.imap.protocol import bodywire
 
-    for known in bodywire._ADDRESS_WIRES:
-        known.clear()
-    short = b"From: Ann <ann@example.com>\n\n"
-    long = b"From: Bob <" + b"b" * bodywire._KEPT_ADDRESS_WIRE + b"@example.com>\n\n"
-    for data in (short, long, short):
-        env = envelope_from_headers(parse_message(data).headers)
+    for kept in (*bodywire._ADDRESS_WIRES, *bodywire._PART_HEADS):
+        kept.clear()
+    long = b"b" * bodywire._KEPT_WIRE
+    short_mail = (b"From: Ann <ann@example.com>\nMIME-Version: 1.0\n"
+                  b"Content-Type: text/plain; charset=utf-8\n\nhi\n")
+    long_mail = (b"From: Bob <" + long + b"@example.com>\nMIME-Version: 1.0\n"
+                 b"Content-Description: " + long + b"\n\nhi\n")
+    for data in (short_mail, long_mail, short_mail):
+        root = parse_message(data)
+        env = envelope_from_headers(root.headers)
         assert envelope_wire(env) == serializer.value(envelope_value(env), False)
-    kept = bodywire._ADDRESS_WIRES[False]
-    assert len(kept) == 1 and all(len(wire) < 100 for wire in kept.values())
-    assert not bodywire._ADDRESS_WIRES[True]
+        body = body_structure(root)
+        assert body_wire(body) == serializer.value(body_value(body, True), False)
+    for kept in (bodywire._ADDRESS_WIRES[False], bodywire._PART_HEADS[False]):
+        assert len(kept) == 1 and all(len(wire) < 100 for wire in kept.values())
+    assert not bodywire._ADDRESS_WIRES[True] and not bodywire._PART_HEADS[True]

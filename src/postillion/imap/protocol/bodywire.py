@@ -12,6 +12,7 @@ built just for it.  The output is what ``serializer.value`` gives for
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from postillion.message import Address, Envelope, MultiPartBody, SinglePartBody
 from postillion.message.bodystructure import BodyStructure, Disposition, Params
@@ -44,21 +45,28 @@ def _addresses_wire(values: tuple[Address, ...], utf8: bool) -> bytes:
             b"(" + b" ".join([nstring(a.name, utf8), nstring(a.adl, utf8),
                               nstring(a.mailbox, utf8), nstring(a.host, utf8)]) + b")"
             for a in values]) + b")"
-        if len(wire) <= _KEPT_ADDRESS_WIRE:
-            if len(known) >= _ADDRESS_WIRES_KEPT:
-                known.clear()
-            known[values] = wire
+        _keep(known, values, wire)
     return wire
 
 
-# The wire form of each address list written lately (by UTF8=ACCEPT or
-# not): a folder's From, To and Cc name its few hundred correspondents
-# again and again (and parse_address_list hands out one tuple per
-# value, whose hash is then known).  Short forms only, so that hostile
-# addresses of megabytes are never kept.
+# Wire forms written lately, by UTF8=ACCEPT or not: each address list
+# (a folder's From, To and Cc name its few hundred correspondents again
+# and again, and parse_address_list hands out one tuple per value, whose
+# hash is then known), and the first six fields of each BODYSTRUCTURE
+# leaf (type, subtype, parameters, id, description, encoding: a folder's
+# parts share a few of those, their Content-Type parsed once).  Short
+# forms only, so that hostile values of megabytes are never kept.
 _ADDRESS_WIRES: tuple[dict[tuple[Address, ...], bytes], dict[tuple[Address, ...], bytes]] = ({}, {})
-_ADDRESS_WIRES_KEPT = 4096
-_KEPT_ADDRESS_WIRE = 1024
+_PART_HEADS: tuple[dict[tuple[object, ...], bytes], dict[tuple[object, ...], bytes]] = ({}, {})
+_WIRES_KEPT = 4096
+_KEPT_WIRE = 1024
+
+
+def _keep(known: dict[Any, bytes], key: object, wire: bytes) -> None:
+    if len(wire) <= _KEPT_WIRE:
+        if len(known) >= _WIRES_KEPT:
+            known.clear()
+        known[key] = wire
 
 
 def body_wire(body: BodyStructure, extended: bool = True, utf8: bool = False) -> bytes:
@@ -73,9 +81,15 @@ def body_wire(body: BodyStructure, extended: bool = True, utf8: bool = False) ->
                        _language_wire(body.language, utf8), nstring(body.location, utf8)]
         return b"(" + b" ".join(fields) + b")"
     assert isinstance(body, SinglePartBody)
-    single = [nstring(body.type, utf8), nstring(body.subtype, utf8),
-              _params_wire(body.params, utf8), nstring(body.id, utf8),
-              nstring(body.description, utf8), nstring(body.encoding, utf8), b"%d" % body.size]
+    key = body[:6]  # type, subtype, params, id, description, encoding
+    known = _PART_HEADS[utf8]
+    head = known.get(key)
+    if head is None:
+        head = b" ".join([nstring(body.type, utf8), nstring(body.subtype, utf8),
+                          _params_wire(body.params, utf8), nstring(body.id, utf8),
+                          nstring(body.description, utf8), nstring(body.encoding, utf8)])
+        _keep(known, key, head)
+    single = [head, b"%d" % body.size]
     if body.envelope is not None and body.body is not None:
         single += [envelope_wire(body.envelope, utf8), body_wire(body.body, extended, utf8)]
     if body.lines is not None:
