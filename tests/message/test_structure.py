@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from postillion.message import (
     Address,
     MultiPartBody,
@@ -220,3 +222,28 @@ def test_digest_parts_default_to_message_rfc822() -> None:
     part = structure.parts[0]
     assert isinstance(part, SinglePartBody) and (part.type, part.subtype) == (b"message", b"rfc822")
     assert part.envelope is not None and part.envelope.subject == b"one"
+
+
+def test_header_read_from_a_descriptor_is_the_streams(tmp_path: Path) -> None:
+    """read_header_fd (the workers' read, no file object) gives the bytes
+    read_header_block gives: up to the blank line's step, several steps
+    for a long header block, the whole file without a blank line."""
+    import os
+
+    from postillion.message.headers import HEADER_READ_STEP, read_header_block, read_header_fd
+
+    long_block = b"".join(b"X-Long-%d: %s\n" % (i, b"v" * 60) for i in range(400))
+    cases = [b"", b"Subject: x\n\nbody\n", b"\r\nbody", b"Subject: no blank line\n",
+             long_block + b"\n" + b"b" * (3 * HEADER_READ_STEP),
+             b"A: b\n" + b"c" * (HEADER_READ_STEP - 5) + b"\n\nrest"]
+    for number, data in enumerate(cases):
+        path = tmp_path / f"m{number}"
+        path.write_bytes(data)
+        with open(path, "rb") as stream:
+            expected = read_header_block(stream)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            assert read_header_fd(fd) == expected
+        finally:
+            os.close(fd)
+    assert len(long_block) > 2 * HEADER_READ_STEP

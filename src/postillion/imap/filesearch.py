@@ -18,7 +18,7 @@ from typing import NamedTuple
 from postillion.imap.search.evaluate import Limits, MessageState, Program, compile_program
 from postillion.imap.search.facets import FacetReader, SearchCache, compute_facets, facet_for_key
 from postillion.imap.search.maildirview import MaildirMessage, internaldate_of
-from postillion.message.headers import read_header_block
+from postillion.message.headers import read_header_fd
 
 
 class Candidate(NamedTuple):
@@ -70,9 +70,12 @@ def facet_chunk(keys: Sequence[str],
     out: list[FileFacets | None] = []
     for uid, path in items:
         try:
-            with open(path, "rb") as stream:
-                st = os.fstat(stream.fileno())
-                header = read_header_block(stream)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                st = os.fstat(fd)
+                header = read_header_fd(fd)
+            finally:
+                os.close(fd)
             view = _view(0, uid, path, frozenset(), st.st_mtime_ns)
             out.append(FileFacets(st.st_size, st.st_mtime_ns, st.st_ino,
                                   compute_facets(known, header, view)))

@@ -7,6 +7,7 @@ header block and answer ENVELOPE without reading the body.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, NamedTuple
@@ -50,6 +51,18 @@ def read_header_block(stream: BinaryIO) -> bytes:
     data = b""
     while True:
         chunk = stream.read(HEADER_READ_STEP)
+        data += chunk
+        if not chunk or header_block_complete(data):
+            return data
+
+
+def read_header_fd(fd: int) -> bytes:
+    """:func:`read_header_block` from a file descriptor: a worker reading
+    the headers of thousands of files spares the file object (~10 us a
+    file: a buffered reader's set-up and its own system calls)."""
+    data = b""
+    while True:
+        chunk = os.read(fd, HEADER_READ_STEP)
         data += chunk
         if not chunk or header_block_complete(data):
             return data
