@@ -172,6 +172,7 @@ class Headers:
         if not found:
             return None
         field = found[0]
+        # HeaderField.value, inlined (a test holds the two to each other).
         return field.raw[field.value_start:].translate(None, b"\r\n").strip()
 
     def has(self, lower_name: bytes) -> bool:
