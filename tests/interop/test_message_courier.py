@@ -46,6 +46,16 @@ TRICKY: dict[str, bytes] = {
         b"Content-Disposition: attachment; filename*=utf-8''%C3%A9.png\n"
         b"Content-MD5: abc==\n\nAAAA\n--XX--\nepi\n"),
     "no_mime_version": b"Content-Type: multipart/mixed; boundary=X\n\n--X\n\na\n--X--\n",
+    # Without MIME-Version Courier drops Content-Type and Content-Disposition
+    # but reports the transfer encoding, id, description and MD5.
+    "content_fields_without_mime_version": (
+        b"Subject: s\nContent-Transfer-Encoding: base64\nContent-ID: <i@x>\n"
+        b"Content-Description: d\nContent-Disposition: inline; filename=a\n"
+        b"Content-MD5: m\nContent-Type: text/html\n\nYQ==\n"),
+    "content_fields_with_mime_version": (
+        MIME + b"Content-Transfer-Encoding: base64\nContent-ID: <i@x>\n"
+        b"Content-Description: d\nContent-Disposition: inline; filename=a\n"
+        b"Content-MD5: m\nContent-Type: text/html\n\nYQ==\n"),
     "seven_bit": MIME + b"Content-Type: text/plain; charset=us-ascii\n"
                  b"Content-Transfer-Encoding: 7BIT\n\nx\n",
     "type_only": MIME + b"Content-Type: TEXT\n\nx\n",

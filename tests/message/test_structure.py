@@ -247,3 +247,34 @@ def test_header_read_from_a_descriptor_is_the_streams(tmp_path: Path) -> None:
         finally:
             os.close(fd)
     assert len(long_block) > 2 * HEADER_READ_STEP
+
+
+_CONTENT_FIELDS = (b"Content-Transfer-Encoding: base64\nContent-ID: <i@x>\n"
+                   b"Content-Description: d\nContent-Disposition: inline\n"
+                   b"Content-Language: en\nContent-Location: loc\nContent-MD5: m\n")
+
+
+def test_which_content_fields_need_mime_version() -> None:
+    """Courier's rule (checked against its imapd in
+    tests/interop/test_message_courier.py): a message's (top level or
+    inside message/rfc822) Content-Type and Content-Disposition count only
+    with MIME-Version; its transfer encoding, id, description and MD5
+    count either way."""
+    without = body_structure(parse_message(b"Subject: s\n" + _CONTENT_FIELDS + b"\nYQ==\n"))
+    assert isinstance(without, SinglePartBody)
+    assert (without.encoding, without.id, without.description, without.disposition,
+            without.language, without.location, without.md5) == (
+        b"base64", b"<i@x>", b"d", None, None, None, b"m")
+    with_ = body_structure(parse_message(b"MIME-Version: 1.0\n" + _CONTENT_FIELDS
+                                         + b"\nYQ==\n"))
+    assert isinstance(with_, SinglePartBody)
+    assert (with_.encoding, with_.id, with_.description, with_.disposition, with_.language,
+            with_.location, with_.md5) == (
+        b"base64", b"<i@x>", b"d", (b"inline", ()), (b"en",), b"loc", b"m")
+    # Inside a message/rfc822 part, the inner message's own MIME-Version decides.
+    outer = (b"MIME-Version: 1.0\nContent-Type: message/rfc822\n\nSubject: inner\n"
+             + _CONTENT_FIELDS + b"\nYQ==\n")
+    wrapped = body_structure(parse_message(outer))
+    assert isinstance(wrapped, SinglePartBody) and isinstance(wrapped.body, SinglePartBody)
+    assert (wrapped.body.encoding, wrapped.body.id, wrapped.body.disposition) == (
+        b"base64", b"<i@x>", None)

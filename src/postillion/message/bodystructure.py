@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .envelope import Envelope, envelope_from_headers
-from .mimeparse import MimePart, parse_value_with_params
+from .mimeparse import MimePart, encoding_of, parse_value_with_params
 
 Params = tuple[tuple[bytes, bytes], ...]
 
@@ -54,16 +54,14 @@ class MultiPartBody(NamedTuple):
 BodyStructure = SinglePartBody | MultiPartBody
 
 
-def _disposition(part: MimePart) -> Disposition | None:
-    value = part.content_header(b"content-disposition")
+def _disposition(value: bytes | None) -> Disposition | None:
     if not value:
         return None
     kind, params = parse_value_with_params(value)
     return Disposition(kind, params) if kind else None
 
 
-def _language(part: MimePart) -> tuple[bytes, ...] | None:
-    value = part.content_header(b"content-language")
+def _language(value: bytes | None) -> tuple[bytes, ...] | None:
     if not value:
         return None
     tags = tuple(tag.strip() for tag in value.split(b",") if tag.strip())
@@ -72,14 +70,15 @@ def _language(part: MimePart) -> tuple[bytes, ...] | None:
 
 def body_structure(part: MimePart) -> BodyStructure:
     """The BODYSTRUCTURE of a parsed entity (usually ``parse_message(data)``)."""
+    field = part.content_lookup()
     if part.is_multipart and part.children:
         return MultiPartBody(
             parts=tuple(body_structure(child) for child in part.children),
             subtype=part.content_type.subtype,
             params=part.content_type.params,
-            disposition=_disposition(part),
-            language=_language(part),
-            location=part.content_header(b"content-location") or None,
+            disposition=_disposition(field(b"content-disposition")),
+            language=_language(field(b"content-language")),
+            location=field(b"content-location") or None,
         )
     content_type = part.content_type
     lines: int | None = None
@@ -91,19 +90,21 @@ def body_structure(part: MimePart) -> BodyStructure:
         lines = part.body_lines
     elif content_type.type == b"text":
         lines = part.body_lines
+    # These four count with or without MIME-Version, as in Courier.
+    always = part.headers.lookup
     return SinglePartBody(
         type=content_type.type,
         subtype=content_type.subtype,
         params=content_type.params,
-        id=part.content_header(b"content-id") or None,
-        description=part.content_header(b"content-description") or None,
-        encoding=part.encoding,
+        id=always(b"content-id") or None,
+        description=always(b"content-description") or None,
+        encoding=encoding_of(always(b"content-transfer-encoding")),
         size=part.body_size,
         lines=lines,
         envelope=envelope,
         body=inner,
-        md5=part.content_header(b"content-md5") or None,
-        disposition=_disposition(part),
-        language=_language(part),
-        location=part.content_header(b"content-location") or None,
+        md5=always(b"content-md5") or None,
+        disposition=_disposition(field(b"content-disposition")),
+        language=_language(field(b"content-language")),
+        location=field(b"content-location") or None,
     )

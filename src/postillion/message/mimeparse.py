@@ -10,6 +10,7 @@ where the RFCs leave room (see docs/message.md).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .crlf import crlf_length, line_count
@@ -192,15 +193,24 @@ class MimePart:
 
     @property
     def encoding(self) -> bytes:
-        value = self.content_header(b"content-transfer-encoding")
-        return _strip_comments(value).strip().lower() if value else DEFAULT_ENCODING
+        # Read with or without MIME-Version, as Courier reads it.
+        return encoding_of(self.headers.lookup(b"content-transfer-encoding"))
 
     def content_header(self, lower_name: bytes) -> bytes | None:
-        """A Content-* field (its name in lower case), ignored in a message
-        without MIME-Version."""
+        """A Content-* field that counts only in a MIME entity (its name in
+        lower case): Content-Type and Content-Disposition (and the
+        Content-Language and -Location Courier never reports), ignored in a
+        message without MIME-Version.  (Content-Transfer-Encoding, -ID,
+        -Description and -MD5 count either way, as in Courier: read them
+        from ``headers``.)"""
+        return self.content_lookup()(lower_name)
+
+    def content_lookup(self) -> Callable[[bytes], bytes | None]:
+        """:meth:`content_header` as a function of the lower-case name, the
+        MIME-Version rule settled once."""
         if self.is_message and not self.headers.has(b"mime-version"):
-            return None
-        return self.headers.lookup(lower_name)
+            return _no_field
+        return self.headers.lookup
 
     def param(self, name: bytes) -> bytes | None:
         for key, value in self.content_type.params:
@@ -252,6 +262,15 @@ class MimePart:
     def size(self) -> int:
         """``crlf_length`` of the whole entity (RFC822.SIZE of a message)."""
         return self.header_size + self.body_size
+
+
+def _no_field(lower_name: bytes) -> None:
+    return None
+
+
+def encoding_of(value: bytes | None) -> bytes:
+    """The Content-Transfer-Encoding a field value names (lower case)."""
+    return _strip_comments(value).strip().lower() if value else DEFAULT_ENCODING
 
 
 def parse_message(data: bytes) -> MimePart:
