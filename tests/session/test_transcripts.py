@@ -526,6 +526,23 @@ def test_idle_pushes_and_done(world: World) -> None:
     run(world, scenario)
 
 
+def test_idle_reports_what_came_before_its_watch(world: World) -> None:
+    """A message delivered after the client's last command but before IDLE
+    watches the folder is reported when IDLE begins, not at the next
+    notification or the IMAP_IDLE_TIMEOUT poll (60 s here)."""
+    async def scenario(c: MemoryClient) -> None:
+        await c.command("a1 SELECT INBOX")
+        world.deliver(b"Subject: before idle\n\nx\n")
+        c.send(b"a2 IDLE\r\n")
+        assert await c.line() == b"+ entering idle mode\r\n"
+        pushed = await asyncio.wait_for(asyncio.gather(c.line(), c.line()), 10)
+        assert texts(list(pushed)) == ["* 1 EXISTS", "* 1 RECENT"]
+        c.send(b"DONE\r\n")
+        assert texts(await c.until(b"a2")) == ["a2 OK IDLE completed"]
+
+    run(world, scenario)
+
+
 def test_rebuilt_uiddb_ends_the_session(world: World) -> None:
     world.deliver(MESSAGE)
 

@@ -101,8 +101,6 @@ async def uid_expunge(session: Session, cmd: commands.UidExpunge) -> r.TaggedRes
 
 
 async def idle(session: Session, cmd: commands.Idle) -> r.TaggedResponse | None:
-    await session.send(r.ContinuationRequest("entering idle mode"))
-    session.conn.start_idle()
     news = asyncio.Event()
     selected = session.selected
     stop_listening = None
@@ -130,8 +128,16 @@ async def idle(session: Session, cmd: commands.Idle) -> r.TaggedResponse | None:
             stop_listening = selected.shared.listen(session.ctx.notifier, push)
         except Exception:
             log.exception("imap IDLE: cannot watch %s; polling", selected.folder_dir)
+    # The watch is there before the client hears it may go on: a delivery
+    # right after the continuation line wakes it.  What changed before the
+    # watch began (since this session last looked) is looked for once, now.
+    watched_at = time.monotonic()
+    await session.send(r.ContinuationRequest("entering idle mode"))
+    session.conn.start_idle()
     poll = max(1, session.ctx.config.get_int("IMAP_IDLE_TIMEOUT"))
     try:
+        if selected is not None and selected.shared is not None:
+            await session.send(*await _idle_sync(selected, watched_at, syncing))
         while True:
             event = session.conn.next_event()
             if isinstance(event, IdleDone):
@@ -159,19 +165,25 @@ async def idle(session: Session, cmd: commands.Idle) -> r.TaggedResponse | None:
             # a timeout (IMAP_IDLE_TIMEOUT): look at the folder now.
             asked_at = selected.shared.last_fired if news.is_set() else time.monotonic()
             news.clear()
-            syncing[0] = True
-            try:
-                owed = await selected.sync_async(expunges_allowed=True, asked_at=asked_at)
-            except UidValidityChanged:
-                await session.send(r.UntaggedStatus(
-                    "BYE", "Mailbox UIDVALIDITY changed; please reconnect."))
-                raise SessionEnd from None
-            finally:
-                syncing[0] = False
-            await session.send(*owed)
+            await session.send(*await _idle_sync(selected, asked_at, syncing))
+    except UidValidityChanged:
+        await session.send(r.UntaggedStatus(
+            "BYE", "Mailbox UIDVALIDITY changed; please reconnect."))
+        raise SessionEnd from None
     finally:
         if stop_listening is not None:
             stop_listening()
+
+
+async def _idle_sync(selected: SelectedMailbox, asked_at: float,
+                     syncing: list[bool]) -> list[r.Response]:
+    """What IDLE owes the client for the folder as of after ``asked_at``
+    (``syncing`` tells the push callback a sync is under way)."""
+    syncing[0] = True
+    try:
+        return await selected.sync_async(expunges_allowed=True, asked_at=asked_at)
+    finally:
+        syncing[0] = False
 
 
 HANDLERS: dict[type, Handler] = {
