@@ -127,7 +127,7 @@ def _other_uidvalidity(path: str) -> None:
         f.write(struct.pack("<I", 12345))
 
 
-HEADER = struct.Struct("<11sHI" + "QI" * 4)   # docs/cache.md, version 6
+HEADER = struct.Struct("<11sHI" + "QI" * 4)   # docs/cache.md, version 7
 RECORDS, WIRE, FACETS, ORDERS = range(4)       # its sections, in order
 
 

@@ -57,8 +57,10 @@ MAGIC = b"PSTLNCACHE\n"
 # 2: ENVELOPE address lists without spaces (wire values changed);
 # 3: two sections, facets kept by column; 4: a third section, saved orders;
 # 5: each record says where its wire forms are (records read one by one);
-# 6: the wire forms in a section of their own, read when first sent.
-VERSION = 6
+# 6: the wire forms in a section of their own, read when first sent;
+# 7: BODYSTRUCTURE of a message without MIME-Version reports its
+# Content-Transfer-Encoding, -ID, -Description and -MD5 (wire values changed).
+VERSION = 7
 # magic, version, uidvalidity, then per section (records, wire forms,
 # facets, orders) its length and CRC-32
 _HEADER = struct.Struct("<11sHI" + "QI" * 4)
