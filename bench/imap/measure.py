@@ -214,7 +214,6 @@ async def _command_run(server: Server, master: Path, work: Path, command: Comman
         remove_home(home)
 
 
-
 async def append_rate(server: Server, master: Path, work: Path, count: int,
                       timeout: float, limit: float) -> float:
     """Messages per second APPENDed (synchronizing literals) to INBOX of a fresh corpus copy."""

@@ -543,6 +543,41 @@ def test_idle_reports_what_came_before_its_watch(world: World) -> None:
     run(world, scenario)
 
 
+def test_idle_stops_listening_when_its_continuation_cannot_be_sent(world: World) -> None:
+    """The folder's watch is made before IDLE's continuation line: a send
+    that fails (a client gone, a cancelled write) must still end the
+    listening, or the folder would keep a dead session's callback and its
+    watch."""
+    import pytest
+
+    from postillion.imap import sharedfolder
+    from postillion.imap.protocol import responses
+    from postillion.imap.session import core
+
+    real_send = core.Session.send
+
+    async def send(self: core.Session, *sent: responses.Response) -> None:
+        if any(isinstance(x, responses.ContinuationRequest) for x in sent):
+            raise ConnectionResetError("client gone")
+        await real_send(self, *sent)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(core.Session, "send", send)
+    folders: list[sharedfolder.SharedFolder] = []
+
+    async def scenario(c: MemoryClient) -> None:
+        await c.command("a1 SELECT INBOX")
+        folders.extend(sharedfolder._registry.values())
+        c.send(b"a2 IDLE\r\n")
+        await asyncio.wait_for(c.task, 10)  # the session ends
+
+    try:
+        run(world, scenario)
+    finally:
+        patch.undo()
+    assert folders and all(not f._listeners and f._watch is None for f in folders)
+
+
 def test_rebuilt_uiddb_ends_the_session(world: World) -> None:
     world.deliver(MESSAGE)
 

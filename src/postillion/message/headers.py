@@ -7,9 +7,10 @@ header block and answer ENVELOPE without reading the body.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, NamedTuple
 
 _BLANK_LINE = re.compile(rb"\n\r?\n")
@@ -48,21 +49,20 @@ HEADER_READ_STEP = 8192
 def read_header_block(stream: BinaryIO) -> bytes:
     """A message file's first bytes, up to at least the end of its header
     block (or the whole file when it has no blank line)."""
-    data = b""
-    while True:
-        chunk = stream.read(HEADER_READ_STEP)
-        data += chunk
-        if not chunk or header_block_complete(data):
-            return data
+    return _read_header(stream.read)
 
 
 def read_header_fd(fd: int) -> bytes:
     """:func:`read_header_block` from a file descriptor: a worker reading
     the headers of thousands of files spares the file object (~10 us a
     file: a buffered reader's set-up and its own system calls)."""
+    return _read_header(functools.partial(os.read, fd))
+
+
+def _read_header(read: Callable[[int], bytes]) -> bytes:
     data = b""
     while True:
-        chunk = os.read(fd, HEADER_READ_STEP)
+        chunk = read(HEADER_READ_STEP)
         data += chunk
         if not chunk or header_block_complete(data):
             return data

@@ -196,21 +196,14 @@ class MimePart:
         # Read with or without MIME-Version, as Courier reads it.
         return encoding_of(self.headers.lookup(b"content-transfer-encoding"))
 
-    def content_header(self, lower_name: bytes) -> bytes | None:
-        """A Content-* field that counts only in a MIME entity (its name in
-        lower case): Content-Type and Content-Disposition (and the
-        Content-Language and -Location Courier never reports), ignored in a
-        message without MIME-Version.  (Content-Transfer-Encoding, -ID,
-        -Description and -MD5 count either way, as in Courier: read them
-        from ``headers``.)"""
-        return self.content_lookup()(lower_name)
-
     def content_lookup(self) -> Callable[[bytes], bytes | None]:
-        """:meth:`content_header` as a function of the lower-case name, the
-        MIME-Version rule settled once."""
-        if self.is_message and not self.headers.has(b"mime-version"):
-            return _no_field
-        return self.headers.lookup
+        """The lookup (by lower-case name) of the Content-* fields that
+        count only in a MIME entity: Content-Type and Content-Disposition
+        (and the Content-Language and -Location Courier never reports),
+        none in a message without MIME-Version.  (Content-Transfer-Encoding,
+        -ID, -Description and -MD5 count either way, as in Courier: read
+        them from ``headers``.)"""
+        return self.headers.lookup if _is_mime(self.headers, self.is_message) else _no_field
 
     def param(self, name: bytes) -> bytes | None:
         for key, value in self.content_type.params:
@@ -268,6 +261,12 @@ def _no_field(lower_name: bytes) -> None:
     return None
 
 
+def _is_mime(headers: Headers, is_message: bool) -> bool:
+    """Whether an entity's MIME fields count: a message's (top level or
+    inside message/rfc822) only with MIME-Version, a part's always."""
+    return not is_message or headers.has(b"mime-version")
+
+
 def encoding_of(value: bytes | None) -> bytes:
     """The Content-Transfer-Encoding a field value names (lower case)."""
     return _strip_comments(value).strip().lower() if value else DEFAULT_ENCODING
@@ -290,7 +289,7 @@ def parse_header_only(data: bytes) -> MimePart:
 
 
 def _content_type(headers: Headers, is_message: bool, default: ContentType) -> ContentType:
-    if is_message and not headers.has(b"mime-version"):
+    if not _is_mime(headers, is_message):
         return TEXT_PLAIN
     return parse_content_type(headers.lookup(b"content-type"), default)
 

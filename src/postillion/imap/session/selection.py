@@ -132,10 +132,12 @@ async def idle(session: Session, cmd: commands.Idle) -> r.TaggedResponse | None:
     # right after the continuation line wakes it.  What changed before the
     # watch began (since this session last looked) is looked for once, now.
     watched_at = time.monotonic()
-    await session.send(r.ContinuationRequest("entering idle mode"))
-    session.conn.start_idle()
     poll = max(1, session.ctx.config.get_int("IMAP_IDLE_TIMEOUT"))
     try:
+        # (Inside the try: a send that fails or is cancelled still ends
+        # the listening.)
+        await session.send(r.ContinuationRequest("entering idle mode"))
+        session.conn.start_idle()
         if selected is not None and selected.shared is not None:
             await session.send(*await _idle_sync(selected, watched_at, syncing))
         while True:
