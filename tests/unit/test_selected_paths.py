@@ -13,6 +13,7 @@ import pytest
 
 from postillion.imap.selected import SelectedMailbox
 from postillion.imap.sharedfolder import MessageEntry
+from postillion.maildir.filenames import base_name
 
 
 @pytest.mark.parametrize("folder_dir", [
@@ -24,5 +25,5 @@ from postillion.imap.sharedfolder import MessageEntry
 ])
 def test_path_of_is_os_path_join(folder_dir: str, subdir: str, filename: str) -> None:
     selected = SelectedMailbox("INBOX", folder_dir, readonly=True, use_keywords=False)
-    entry = MessageEntry(1, filename, subdir, frozenset())
+    entry = MessageEntry(1, filename, subdir, frozenset(), base_name(filename))
     assert selected.path_of(entry) == os.path.join(folder_dir, subdir, filename)

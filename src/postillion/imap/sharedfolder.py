@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import itertools
 import operator
 import os
 import threading
@@ -68,13 +69,16 @@ class MessageEntry:
 
     __slots__ = ("base", "filename", "flags", "subdir", "uid")
 
+    # (base given, not worked out from filename when missing: a first
+    # SELECT makes 100,000 of these, and a default with its test made each
+    # a third dearer.)
     def __init__(self, uid: int, filename: str, subdir: str, flags: frozenset[str],
-                 base: str | None = None) -> None:
+                 base: str) -> None:
         self.uid = uid
         self.filename = filename  # name in subdir at the scan
         self.subdir = subdir
         self.flags = flags        # system flags and keywords, without \Recent
-        self.base = base if base is not None else base_name(filename)
+        self.base = base
 
     def __repr__(self) -> str:
         return f"MessageEntry({self.uid}, {self.filename!r}, {sorted(self.flags)})"
@@ -401,6 +405,15 @@ class SharedFolder:
         process): what _build makes of it, without its comparisons, made a
         column at a time (one flag set per distinct letters, the scan's
         base names when it has them)."""
+        columns = scan.columns
+        if columns is not None and scan.bases is not None:
+            # A plain first listing's (uiddb.ScanColumns): its records are
+            # not made at all.
+            sets = {each: flagset(each) for each in set(columns.letters)}
+            entries = list(map(MessageEntry, columns.uids, columns.names,
+                               itertools.repeat("cur"), map(sets.__getitem__, columns.letters),
+                               scan.bases))
+            return Snapshot(1, scan.uidvalidity, scan.nextuid, entries, ())
         messages = scan.messages
         letters = list(map(_LETTERS, messages))
         sets = {each: flagset(each) for each in set(letters)}
@@ -452,7 +465,7 @@ class SharedFolder:
         for m in messages[len(messages) - changes.added:] if changes.added else ():
             if m[0] <= top:
                 return None
-            entries.append(MessageEntry(m[0], m[1], m[2], flagset(m[3])))
+            entries.append(MessageEntry(m[0], m[1], m[2], flagset(m[3]), base_name(m[1])))
         if not created and not gone and not changes.added \
                 and scan.nextuid == previous.uidnext:
             return previous, None  # (our own new/ -> cur/ moves)

@@ -158,20 +158,32 @@ def in_file_order(entries: Iterable[MessageFile]) -> list[MessageFile]:
     if not entries:
         return entries
     bases = list(map(_BASE, entries))
+    if _ordered_as_strings(bases):
+        if all(map(operator.le, bases, itertools.islice(bases, 1, None))):
+            return entries  # in order already (a first listing is read sorted)
+        return sorted(entries, key=_BASE)
+    return sorted(entries, key=lambda entry: order_key(entry[1]))
+
+
+def _ordered_as_strings(bases: list[str]) -> bool:
+    """Whether comparing these (non-empty list of) base names as strings
+    gives :func:`order_key`'s order: every one ASCII and starting with a
+    run of digits of one same length (see :func:`in_file_order`)."""
+    return "".join(bases).isascii() and _digits_first(bases)
+
+
+def _digits_first(bases: list[str]) -> bool:
+    """Whether these (non-empty list of ASCII) base names all start with a
+    run of digits of one same length."""
     first = bases[0]
     width = len(first) - len(first.lstrip("0123456789"))
-    if "".join(bases).isascii():
-        # Each base's first width + 1 characters, end to end: ``width``
-        # digits and one more that is none (or nothing, for a base of
-        # digits alone, which breaks the stride and is sorted the slow way).
-        heads = "".join(map(operator.itemgetter(slice(0, width + 1)), bases))
-        stride = width + 1
-        if len(heads) == stride * len(bases) and _DIGITS.isdisjoint(heads[width::stride]) \
-                and all(heads[at::stride].isdigit() for at in range(width)):
-            if all(map(operator.le, bases, itertools.islice(bases, 1, None))):
-                return entries  # in order already (a first listing is read sorted)
-            return sorted(entries, key=_BASE)
-    return sorted(entries, key=lambda entry: order_key(entry[1]))
+    # Each base's first width + 1 characters, end to end: ``width`` digits
+    # and one more that is none (or nothing, for a base of digits alone,
+    # which breaks the stride and is sorted the slow way).
+    heads = "".join(map(operator.itemgetter(slice(0, width + 1)), bases))
+    stride = width + 1
+    return (len(heads) == stride * len(bases) and _DIGITS.isdisjoint(heads[width::stride])
+            and all(heads[at::stride].isdigit() for at in range(width)))
 
 
 def _full_snapshot(folder_dir: str, names_new: list[str], names_cur: list[str],
@@ -276,7 +288,10 @@ class _Listing:
     # first listing keeps the list it read (a set of 100,000 names costs
     # ~15 ms to build, and a folder whose cur/ never changes never needs it).
     cur_listed: frozenset[str] | list[str]
-    found: dict[str, MessageFile]  # never changed once published
+    # The records by base name (never changed once published); None until
+    # asked for in a listing made by list_plain, whose ``plain`` columns
+    # they are then made from.
+    _found: dict[str, MessageFile] | None
     seen_twice: frozenset[str]
     # The listing this one was made from by applying the names that came
     # and went (its serial; None: read in full), and the base names whose
@@ -285,6 +300,17 @@ class _Listing:
     parent: int | None = None
     changed: frozenset[str] = frozenset()
     serial: int = field(default_factory=lambda: next(_listing_serials))
+    plain: PlainListing | None = None
+
+    @property
+    def found(self) -> dict[str, MessageFile]:
+        found = self._found
+        if found is None:
+            assert self.plain is not None
+            # (Two threads asking at once make two equal dicts: no harm.)
+            found = self.plain.records()
+            object.__setattr__(self, "_found", found)
+        return found
 
     @property
     def cur_names(self) -> frozenset[str]:
@@ -298,6 +324,84 @@ class _Listing:
 
 _listings: OrderedDict[str, _Listing] = OrderedDict()
 _listings_lock = threading.Lock()
+
+
+class PlainListing(NamedTuple):
+    """A folder's ``cur/`` as columns, when :func:`list_plain` found it
+    plain: its names (ASCII) in name order, and each one's base name and
+    flag letters, as :func:`message_file` cuts them; the base names are
+    in ascending order too (so none is there twice)."""
+
+    names: list[str]
+    bases: list[str]
+    letters: list[str]
+
+    def in_file_order(self) -> bool:
+        """Whether the names are in :func:`order_key`'s order as they are
+        (as :func:`in_file_order` would put them); told in bulk."""
+        return _digits_first(self.bases)
+
+    def records(self) -> dict[str, MessageFile]:
+        """The listing's records by base name, as a full listing makes them."""
+        make = _new_tuple
+        return dict(zip(self.bases, map(make, itertools.repeat(MessageFile),
+                                        zip(itertools.repeat(CUR), self.names, self.bases,
+                                            self.letters)), strict=True))
+
+
+def list_plain(folder_dir: str) -> tuple[PlainListing, object] | None:
+    """A folder's first listing in this process, as columns, when it is
+    the usual one: ``new/`` empty, and every name in ``cur/`` plain (one
+    ``:``, followed by ``2,``; no dot file; no base name twice).  It is
+    remembered as :func:`list_message_files_from` remembers its listings
+    (the second value: the listing, for :func:`listing_serial` and
+    :func:`listed_files`), but its records are made only when something
+    asks for them: a first SELECT of 100,000 messages numbers them from
+    the columns, and a folder that never changes while the process has it
+    never needs them (~0.2 s).  None when the folder was listed before in
+    this process or is not plain (then nothing is remembered, and
+    :func:`list_message_files_from` lists it as usual)."""
+    if _memo(folder_dir) is not None:
+        return None
+    stamps = (dir_stamp(os.path.join(folder_dir, NEW)), dir_stamp(os.path.join(folder_dir, CUR)))
+    started = time.time()
+    if _listdir(os.path.join(folder_dir, NEW)):
+        return None  # (a dot file too: the usual listing reads it again, a few names)
+    names = _listdir(os.path.join(folder_dir, CUR))
+    if not names:
+        return None
+    names.sort()
+    count = len(names)
+    # Checked on the names end to end, not name by name: ASCII, no name
+    # starts with ".", there are as many ":" as names and each is followed
+    # by "2," -- and below, no base name is empty, so no name lacks a ":"
+    # (which would let another have two): each name has one, where
+    # message_file's rfind finds it, and rpartition cuts what it cuts.
+    joined = "\0".join(names)
+    if not joined.isascii() or joined.startswith(".") or "\0." in joined \
+            or joined.count(":") != count or joined.count(":2,") != count:
+        return None
+    parts = [name.rpartition(":") for name in names]
+    bases = [part[0] for part in parts]
+    # Base names in ascending order are each there once.  (The names of
+    # one base name would sort next to each other, all starting with it
+    # and ":2,"; a base name that begins another may sort after it, "b2"
+    # before "b" as "b2:" before "b:", and such a folder is listed the
+    # usual way.)
+    if "" in bases or not all(map(operator.lt, bases, itertools.islice(bases, 1, None))):
+        return None
+    letters = [part[2][2:] for part in parts]
+    plain = PlainListing(names, bases, letters)
+    listing = _Listing(stamps, started, frozenset(), names, None, frozenset(), plain=plain)
+    _remember(folder_dir, listing)
+    return plain, listing
+
+
+def listed_files(listing: object) -> dict[str, MessageFile]:
+    """The records of a listing :func:`list_plain` returned (never to be
+    changed: copy them to change them)."""
+    assert isinstance(listing, _Listing)
+    return listing.found
 
 
 def listing_changes(listing: object, since: int | None) -> frozenset[str] | None:

@@ -39,9 +39,9 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from postillion.maildir import scanfile
 from postillion.maildir.errors import MailboxNotFound
@@ -59,12 +59,15 @@ from postillion.maildir.folders import (
     FINE_MTIME_SLACK,
     NEW,
     MessageFile,
+    PlainListing,
     dir_stamp,
     forget_listing,
     has_new_messages,
     in_file_order,
     list_message_files,
     list_message_files_from,
+    list_plain,
+    listed_files,
     listed_new_names,
     listing_changes,
     listing_serial,
@@ -140,13 +143,38 @@ class ScanChanges:
 _scan_serials = itertools.count(1)
 
 
+class ScanColumns:
+    """A scan's messages as columns (UIDs, and the names and flag letters
+    of a plain listing, all in ``cur/``), their records made when first
+    asked for: a first SELECT makes its snapshot from the columns."""
+
+    __slots__ = ("_messages", "letters", "names", "uids")
+
+    def __init__(self, uids: Sequence[int], plain: PlainListing) -> None:
+        assert len(uids) == len(plain.names) == len(plain.letters)
+        self.uids = uids
+        self.names = plain.names
+        self.letters = plain.letters
+        self._messages: list[ScannedMessage] | None = None
+
+    def messages(self) -> list[ScannedMessage]:
+        found = self._messages
+        if found is None:
+            # (Two threads asking at once make two equal lists: no harm.)
+            found = list(map(tuple.__new__, itertools.repeat(ScannedMessage),
+                             zip(self.uids, self.names, itertools.repeat(CUR), self.letters)))
+            self._messages = found
+        return found
+
+
 @dataclass(frozen=True, slots=True)
 class FolderScan:
     """The result of :func:`scan_and_assign`."""
 
     uidvalidity: int
     nextuid: int  # UIDNEXT
-    messages: list[ScannedMessage]
+    # The messages (see ``messages``); None when ``columns`` hold them.
+    _messages: list[ScannedMessage] | None
     rewritten: bool  # the uid database file was (re)written by this scan
     changes: ScanChanges | None = None
     # Base names this scan moved from new/ to cur/ (\Recent for one session).
@@ -157,6 +185,16 @@ class FolderScan:
     # made them anyway (a first SELECT then does not cut 100,000 names
     # again); never changed.
     bases: list[str] | None = None
+    columns: ScanColumns | None = None
+
+    @property
+    def messages(self) -> list[ScannedMessage]:
+        """In UID order; never changed."""
+        found = self._messages
+        if found is None:
+            assert self.columns is not None
+            found = self.columns.messages()
+        return found
 
 
 def _parse_int(text: str) -> int | None:
@@ -529,6 +567,18 @@ def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> Folder
     if last is not None and (dirty or last.db is not db):
         last = None
     token = listing_token(folder_dir)
+    if last is None and not readonly:
+        plain = _assign_plain(folder_dir, db, known, dirty)
+        if plain is not None:
+            scan, written, listing = plain
+            with _parsed_lock:
+                _scans.pop(memo_key, None)
+                again = dataclasses.replace(scan, rewritten=False) if scan.rewritten else scan
+                _scans[memo_key] = _LastScan(written, token, None, again, False,
+                                             listing_serial(listing), plain_listing=listing)
+                while len(_scans) > _SCAN_MEMO_SIZE:
+                    del _scans[next(iter(_scans))]
+            return scan
     # Numbered messages the listing misses may be in mid-rename: listed
     # again.  An update of the last scan asks only about those that
     # vanished since it (see _assign_changes), not about 100,000.
@@ -585,13 +635,23 @@ class _LastScan:
 
     db: UidDb              # the uid database the result agrees with
     token: object          # the listing it was made from
-    files: dict[str, MessageFile]  # the files it was made from (never changed)
+    # The files it was made from (never changed); None: the records of
+    # ``plain_listing`` (a plain listing's, made when first asked for).
+    _files: dict[str, MessageFile] | None
     result: FolderScan
     moved: bool            # it moved messages out of new/ (its listing is stale)
     # The listing ``files`` were taken from (folders.listing_serial; None:
     # several), and the base names whose entries differ from that listing's.
     listing: int | None = None
     touched: frozenset[str] = frozenset()
+    plain_listing: object = None
+
+    @property
+    def files(self) -> dict[str, MessageFile]:
+        files = self._files
+        if files is None:
+            files = self._files = listed_files(self.plain_listing)
+        return files
 
     @property
     def bases(self) -> list[str]:
@@ -708,6 +768,50 @@ def _assign_all(folder_dir: str, readonly: bool, db: UidDb, known: dict[str, int
     if not readonly and dirty:
         rewritten, db = _rewrite(folder_dir, db, nextuid, messages, bases)
     return FolderScan(db.uidvalidity, nextuid, messages, rewritten, bases=bases), db
+
+
+def _assign_plain(folder_dir: str, db: UidDb, known: dict[str, int], dirty: bool,
+                  ) -> tuple[FolderScan, UidDb, object] | None:
+    """:func:`_assign_all` for a folder's first listing in this process
+    when it is plain (folders.list_plain: nothing in new/, usual names)
+    and its numbering simple: a folder nobody numbered (the messages
+    numbered in name order, which is file order here) or one whose every
+    message the uid database numbers, in name order (a folder Courier
+    numbered).  The same answer, made a column at a time: the scan's
+    records are made when something asks for them.  Also the uid database
+    the scan agrees with and the listing.  None in any other case: then
+    the folder is numbered as usual (from the listing remembered here,
+    not read again)."""
+    listed = list_plain(folder_dir)
+    if listed is None:
+        return None
+    plain, listing = listed
+    bases = plain.bases
+    count = len(bases)
+    nextuid = db.safe_nextuid()
+    if nextuid != db.nextuid:
+        return None  # (the usual way says so in the log)
+    uids: Sequence[int]
+    if known:
+        if dirty or len(known) != count:
+            return None
+        found = list(map(known.get, bases))
+        if None in found:
+            return None
+        uids = cast("list[int]", found)
+        if not all(map(operator.lt, uids, uids[1:])):
+            return None
+        return FolderScan(db.uidvalidity, nextuid, None, False, bases=bases,
+                          columns=ScanColumns(uids, plain)), db, listing
+    if not plain.in_file_order():
+        return None
+    uids = range(nextuid, nextuid + count)
+    entries = list(zip(uids, bases, strict=True))
+    new_db = UidDb(db.uidvalidity, nextuid + count, entries)
+    rewritten = write_uiddb(folder_dir, new_db, known=dict(zip(bases, uids, strict=True)),
+                            lines=_entry_lines(entries))
+    return FolderScan(db.uidvalidity, nextuid + count, None, rewritten, bases=bases,
+                      columns=ScanColumns(uids, plain)), new_db if rewritten else db, listing
 
 
 def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
