@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,45 @@ def test_later_scans_build_on_a_plain_first_scan(tmp_path: Path) -> None:
                 assert uids.setdefault(base_name(m.filename), m.uid) == m.uid
             assert pool.apply(_fresh_view, (maildir,)) == (_view(again), again.nextuid)
     assert len(uids) == len(PLAIN) + 4
+
+
+def _age(maildir: str) -> None:
+    then = time.time() - 30
+    for sub in ("new", "cur"):
+        os.utime(os.path.join(maildir, sub), (then, then))
+
+
+# name: (cur/ names, courierimapuiddb or None, the saved scan read as columns)
+SAVED: dict[str, tuple[list[str], str | None, bool]] = {
+    "plain": (PLAIN, None, True),
+    "numbered by Courier in name order": (
+        PLAIN, _uiddb([(3 + 2 * i, n) for i, n in enumerate(PLAIN)], 500), True),
+    "numbered out of name order": (
+        PLAIN, _uiddb([(100 - i, n) for i, n in enumerate(PLAIN)], 101), False),
+    "a name without flags info": ([*PLAIN[:5], "1700000999.M9P9.host"], None, False),
+    "names without a leading number": (["abc:2,S", "abd:2,", "zz:2,T"], None, True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SAVED))
+def test_a_saved_scan_reads_as_the_folder(case: str, tmp_path: Path) -> None:
+    """The scan a process saves (postillion.scan) is read back, as columns
+    when its names are plain and their base names ascend with the UIDs,
+    as the scan it was made from."""
+    cur, db, plain = SAVED[case]
+    maildir = _make(tmp_path / "m", cur, [], db)
+    _age(maildir)
+    _forget()
+    made = uiddb.scan_and_assign(maildir)
+    _age(maildir)
+    assert uiddb.save_scan(maildir)
+    _forget()
+    saved = uiddb._saved_scan(maildir)
+    assert saved is not None
+    assert (saved.columns is not None) == plain
+    assert _view(saved) == _view(made)
+    assert (saved.uidvalidity, saved.nextuid) == (made.uidvalidity, made.nextuid)
+    snapshot = SharedFolder._first_snapshot(saved)
+    assert [(e.uid, e.filename, e.subdir, e.flags, e.base) for e in snapshot.messages] == \
+        [(m.uid, m.filename, m.subdir, SharedFolder._first_snapshot(made).messages[i].flags,
+          base_name(m.filename)) for i, m in enumerate(made.messages)]

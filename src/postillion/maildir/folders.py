@@ -371,6 +371,19 @@ def list_plain(folder_dir: str) -> tuple[PlainListing, object] | None:
     if not names:
         return None
     names.sort()
+    plain = plain_columns(names)
+    if plain is None:
+        return None
+    listing = _Listing(stamps, started, frozenset(), names, None, frozenset(), plain=plain)
+    _remember(folder_dir, listing)
+    return plain, listing
+
+
+def plain_columns(names: list[str]) -> PlainListing | None:
+    """``names`` (of ``cur/``, as a listing or a saved scan gives them) as
+    a :class:`PlainListing` when they are plain: ASCII, none a dot file,
+    each with one ``:`` followed by ``2,``, and their base names in
+    ascending order (in name order, so each there once); else None."""
     count = len(names)
     # Checked on the names end to end, not name by name: ASCII, no name
     # starts with ".", there are as many ":" as names and each is followed
@@ -378,23 +391,19 @@ def list_plain(folder_dir: str) -> tuple[PlainListing, object] | None:
     # (which would let another have two): each name has one, where
     # message_file's rfind finds it, and rpartition cuts what it cuts.
     joined = "\0".join(names)
-    if not joined.isascii() or joined.startswith(".") or "\0." in joined \
+    if not count or not joined.isascii() or joined.startswith(".") or "\0." in joined \
             or joined.count(":") != count or joined.count(":2,") != count:
         return None
     parts = [name.rpartition(":") for name in names]
     bases = [part[0] for part in parts]
-    # Base names in ascending order are each there once.  (The names of
-    # one base name would sort next to each other, all starting with it
-    # and ":2,"; a base name that begins another may sort after it, "b2"
-    # before "b" as "b2:" before "b:", and such a folder is listed the
-    # usual way.)
+    # Base names in ascending order are each there once.  (In a listing
+    # sorted by name, the names of one base name would sort next to each
+    # other, all starting with it and ":2,"; a base name that begins
+    # another may sort after it, "b2" before "b" as "b2:" before "b:", and
+    # such a folder is listed the usual way.)
     if "" in bases or not all(map(operator.lt, bases, itertools.islice(bases, 1, None))):
         return None
-    letters = [part[2][2:] for part in parts]
-    plain = PlainListing(names, bases, letters)
-    listing = _Listing(stamps, started, frozenset(), names, None, frozenset(), plain=plain)
-    _remember(folder_dir, listing)
-    return plain, listing
+    return PlainListing(names, bases, [part[2][2:] for part in parts])
 
 
 def listed_files(listing: object) -> dict[str, MessageFile]:

@@ -74,6 +74,7 @@ from postillion.maildir.folders import (
     listing_stamps,
     listing_token,
     message_file,
+    plain_columns,
     stamps_trusted,
 )
 
@@ -448,14 +449,22 @@ def _saved_scan(folder_dir: str) -> FolderScan | None:
     saved = scanfile.read(folder_dir)
     if saved is None or saved.head != head:
         return None
-    # Each name read as a listing reads it (flags, size).
-    files = [message_file(CUR, name) for name in saved.names]
-    if len({f[2] for f in files}) != len(files):
-        return None  # a base name twice: not a listing
-    make = tuple.__new__
-    messages = [make(ScannedMessage, (uid, f[1], CUR, f[3]))
-                for uid, f in zip(saved.uids, files, strict=True)]
-    scan = FolderScan(head.uidvalidity, head.nextuid, messages, False)
+    plain = plain_columns(saved.names)
+    if plain is not None:
+        # The usual saved scan (the names plain, their base names ascending
+        # with the UIDs): its records made when asked for, as a plain
+        # listing's (see _assign_plain).
+        scan = FolderScan(head.uidvalidity, head.nextuid, None, False, bases=plain.bases,
+                          columns=ScanColumns(saved.uids, plain))
+    else:
+        # Each name read as a listing reads it (flags, size).
+        files = [message_file(CUR, name) for name in saved.names]
+        if len({f[2] for f in files}) != len(files):
+            return None  # a base name twice: not a listing
+        make = tuple.__new__
+        messages = [make(ScannedMessage, (uid, f[1], CUR, f[3]))
+                    for uid, f in zip(saved.uids, files, strict=True)]
+        scan = FolderScan(head.uidvalidity, head.nextuid, messages, False)
     with _parsed_lock:
         _saved_scans[folder_dir] = (head, scan)
         while len(_saved_scans) > _SCAN_MEMO_SIZE:
