@@ -10,6 +10,7 @@ stops catching them fails here.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import time
@@ -226,3 +227,40 @@ def test_a_saved_scan_reads_as_the_folder(case: str, tmp_path: Path) -> None:
     assert [(e.uid, e.filename, e.subdir, e.flags, e.base) for e in snapshot.messages] == \
         [(m.uid, m.filename, m.subdir, SharedFolder._first_snapshot(made).messages[i].flags,
           base_name(m.filename)) for i, m in enumerate(made.messages)]
+
+
+def test_idle_has_the_next_scan_prepared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder whose first scan was plain leaves its records to be made
+    when asked for; once a session listens for changes (IDLE), they are
+    made in the background, and the scan after a delivery makes none."""
+
+    class Watch:
+        def close(self) -> None:
+            pass
+
+    class Notifier:
+        def watch(self, folder_dir: str, callback: object) -> Watch:
+            return Watch()
+
+    maildir = _make(tmp_path / "m", PLAIN, [], None)
+    _forget()
+    folder = SharedFolder(maildir, False, False)
+    assert len(folder.refresh().messages) == len(PLAIN)
+
+    async def listen() -> None:
+        stop = folder.listen(Notifier(), lambda: None)
+        assert folder._preparing is not None
+        await folder._preparing
+        stop()
+
+    asyncio.run(listen())
+
+    def not_now(*_args: object) -> object:
+        raise AssertionError("made at the delivery's scan")
+
+    monkeypatch.setattr(folders.PlainListing, "records", not_now)
+    monkeypatch.setattr(uiddb.ScanColumns, "messages", not_now)
+    delivery.deliver(maildir, MESSAGE, durable=False)
+    after = folder.refresh(force=True)
+    assert len(after.messages) == len(PLAIN) + 1
+    assert after.messages[-1].uid == len(PLAIN) + 1

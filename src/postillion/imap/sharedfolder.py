@@ -189,6 +189,7 @@ class SharedFolder:
     _fired_again: float | None = None
     last_fired: float = 0.0
     _moved_wall: float = 0.0             # time.time() after the last scan that moved new/
+    _preparing: asyncio.Future[None] | None = None   # uiddb.prepare_next_scan, for IDLE
 
     def __post_init__(self) -> None:
         self.cache = FolderCache.for_folder(self.folder_dir)
@@ -537,6 +538,12 @@ class SharedFolder:
             if self.snapshot is not None:
                 self._announced = self.snapshot.generation
             self._watch = notifier.watch(self.folder_dir, self._notified)
+            if not self.readonly:
+                # A delivery is what the listeners wait for: its scan
+                # should not be the one that makes what the first scan
+                # left to be made when asked for.
+                self._preparing = asyncio.get_running_loop().run_in_executor(
+                    None, uiddb.prepare_next_scan, self.folder_dir)
 
         def stop() -> None:
             self._listeners.discard(callback)

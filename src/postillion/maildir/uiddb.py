@@ -195,6 +195,7 @@ class FolderScan:
         if found is None:
             assert self.columns is not None
             found = self.columns.messages()
+            object.__setattr__(self, "_messages", found)
         return found
 
 
@@ -821,6 +822,19 @@ def _assign_plain(folder_dir: str, db: UidDb, known: dict[str, int], dirty: bool
                             lines=_entry_lines(entries))
     return FolderScan(db.uidvalidity, nextuid + count, None, rewritten, bases=bases,
                       columns=ScanColumns(uids, plain)), new_db if rewritten else db, listing
+
+
+def prepare_next_scan(folder_dir: str) -> None:
+    """Make now what the last scan of a folder left to be made when asked
+    for (the records of a plain first listing, see :func:`_assign_plain`),
+    which the next scan of the folder after a change asks for: a folder
+    whose changes are about to be waited for (IDLE) then does not pay for
+    them at its first delivery (~0.1 s at 100,000 messages).  Memory
+    work only, for a thread."""
+    with _parsed_lock:
+        last = _scans.get((folder_dir, False))
+    if last is not None:
+        _ = last.files, last.result.messages
 
 
 def _assign_changes(folder_dir: str, db: UidDb, known: dict[str, int],
