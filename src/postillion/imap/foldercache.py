@@ -279,6 +279,9 @@ def decode_column(key: str, data: bytes, keys: Sequence[CacheKey]) -> Column:
     values = json.loads(data, parse_constant=_no_constants)
     if type(values) is not list or len(values) != len(keys):
         raise ValueError(f"facet column {key} does not fit its keys")
+    if kind in ("str", "text") and set(map(type, values)) <= (
+            _STR_ONLY if kind == "str" else _STR_OR_NONE):
+        return dict(zip(keys, values, strict=True))  # (every value fits: no test each)
     pairs = zip(keys, values, strict=True)
     if kind == "str":
         return {k: v for k, v in pairs if type(v) is str}
@@ -293,6 +296,8 @@ def decode_column(key: str, data: bytes, keys: Sequence[CacheKey]) -> Column:
 
 
 _MAX_ORDINAL = datetime.date.max.toordinal()
+_STR_ONLY = frozenset({str})
+_STR_OR_NONE = frozenset({str, type(None)})
 _FS_ENCODING = sys.getfilesystemencoding()
 _FS_ERRORS = sys.getfilesystemencodeerrors()
 

@@ -12,6 +12,7 @@ dropped before the next.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
@@ -342,7 +343,13 @@ def run_search(test: Test, messages: Sequence[V], reader: FacetReader) -> list[V
         # One facet decides (SEARCH FROM x): its values in one pass.
         matches = test.on_value
         (values,) = reader.values(test.facets, messages)
-        return [view for view, value in zip(messages, values, strict=True) if matches(value)]
+        try:
+            # A folder's values repeat (its senders, its subjects): each
+            # distinct one is tested once.
+            verdicts = {value: matches(value) for value in set(values)}
+        except TypeError:  # (values that cannot be hashed: each tested)
+            return [view for view, value in zip(messages, values, strict=True) if matches(value)]
+        return list(itertools.compress(messages, map(verdicts.__getitem__, values)))
     run = test.run
     return [view for view in messages if run(MessageState(view, reader))]
 

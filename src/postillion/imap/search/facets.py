@@ -12,6 +12,8 @@ small values are cached, never header blocks or bodies.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -246,6 +248,7 @@ Column = dict[CacheKey, object]
 ColumnLoader = Callable[[str], Column | None]
 
 _MISSING = object()
+_CACHE_KEY = operator.attrgetter("cache_key")
 
 
 class SearchCache:
@@ -337,13 +340,13 @@ class FacetReader:
         """Each facet's value for each view, in order: cached values in
         one pass per facet, then the missing ones computed, a message's
         header read once for all its missing facets."""
-        keys = [view.cache_key for view in views]
+        keys = list(map(_CACHE_KEY, views))
         out: list[list[object]] = []
         missing: set[int] = set()
         for facet in facets:
-            get = self.column(facet).get
-            values = [get(key, _MISSING) for key in keys]
-            missing.update(i for i, value in enumerate(values) if value is _MISSING)
+            values = list(map(self.column(facet).get, keys, itertools.repeat(_MISSING)))
+            if _MISSING in values:  # (told in C; the usual answer: none)
+                missing.update(i for i, value in enumerate(values) if value is _MISSING)
             out.append(values)
         for i in sorted(missing):
             message = MessageFacets(views[i], keys[i], self)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -73,6 +74,9 @@ class SelectedMessageView:
 
 def _views(selected: SelectedMailbox) -> list[SelectedMessageView]:
     ghosts = selected.ghosts
+    if not ghosts:  # (the usual case, made by map: 100,000 views a SEARCH)
+        return list(map(SelectedMessageView, itertools.repeat(selected), itertools.count(1),
+                        selected.messages))
     return [SelectedMessageView(selected, seq, entry)
             for seq, entry in enumerate(selected.messages, 1) if entry.uid not in ghosts]
 
