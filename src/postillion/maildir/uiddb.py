@@ -581,13 +581,8 @@ def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> Folder
         plain = _assign_plain(folder_dir, db, known, dirty)
         if plain is not None:
             scan, written, listing = plain
-            with _parsed_lock:
-                _scans.pop(memo_key, None)
-                again = dataclasses.replace(scan, rewritten=False) if scan.rewritten else scan
-                _scans[memo_key] = _LastScan(written, token, None, again, False,
-                                             listing_serial(listing), plain_listing=listing)
-                while len(_scans) > _SCAN_MEMO_SIZE:
-                    del _scans[next(iter(_scans))]
+            _remember_scan(memo_key, _LastScan(written, token, None, _given_again(scan), False,
+                                               listing_serial(listing), plain_listing=listing))
             return scan
     # Numbered messages the listing misses may be in mid-rename: listed
     # again.  An update of the last scan asks only about those that
@@ -626,17 +621,27 @@ def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> Folder
     scan, written = result
     if moved_now:
         scan = dataclasses.replace(scan, moved=frozenset(moved_now))
+    _remember_scan(memo_key, _LastScan(written, token, files, _given_again(scan), moved,
+                                       listing_serial(listing), frozenset(touched)))
+    return scan
+
+
+def _given_again(scan: FolderScan) -> FolderScan:
+    """A scan as the memo gives it again: reporting no rewrite and no move
+    (those are done)."""
+    if not (scan.rewritten or scan.moved):
+        return scan
+    return dataclasses.replace(scan, rewritten=False, moved=frozenset())
+
+
+def _remember_scan(memo_key: tuple[str, bool], last: _LastScan) -> None:
+    """Keep ``last`` as the folder's last scan in this mode (the newest of
+    at most _SCAN_MEMO_SIZE folders)."""
     with _parsed_lock:
         _scans.pop(memo_key, None)
-        # Given again, the answer reports no rewrite and no move: those
-        # are done.
-        again = scan if not (scan.rewritten or scan.moved) else dataclasses.replace(
-            scan, rewritten=False, moved=frozenset())
-        _scans[memo_key] = _LastScan(written, token, files, again, moved,
-                                     listing_serial(listing), frozenset(touched))
+        _scans[memo_key] = last
         while len(_scans) > _SCAN_MEMO_SIZE:
             del _scans[next(iter(_scans))]
-    return scan
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .envelope import Envelope, envelope_from_headers
-from .mimeparse import MimePart, encoding_of, parse_value_with_params
+from .mimeparse import MimePart, parse_value_with_params
 
 Params = tuple[tuple[bytes, bytes], ...]
 
@@ -90,7 +90,8 @@ def body_structure(part: MimePart) -> BodyStructure:
         lines = part.body_lines
     elif content_type.type == b"text":
         lines = part.body_lines
-    # These four count with or without MIME-Version, as in Courier.
+    # These (and the encoding) count with or without MIME-Version, as in
+    # Courier.
     always = part.headers.lookup
     return SinglePartBody(
         type=content_type.type,
@@ -98,7 +99,7 @@ def body_structure(part: MimePart) -> BodyStructure:
         params=content_type.params,
         id=always(b"content-id") or None,
         description=always(b"content-description") or None,
-        encoding=encoding_of(always(b"content-transfer-encoding")),
+        encoding=part.encoding,
         size=part.body_size,
         lines=lines,
         envelope=envelope,

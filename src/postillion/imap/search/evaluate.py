@@ -156,7 +156,8 @@ class Test:
     facets: tuple[Facet[object], ...] = ()
     #: For a test that looks at one facet value and nothing else: the
     #: same test on the value (run_search then reads the facet's column
-    #: in one pass instead of building a state per message).
+    #: in one pass instead of building a state per message, each distinct
+    #: value tested once: the facet's values must be hashable).
     on_value: Callable[[object], bool] | None = None
 
 
@@ -343,12 +344,10 @@ def run_search(test: Test, messages: Sequence[V], reader: FacetReader) -> list[V
         # One facet decides (SEARCH FROM x): its values in one pass.
         matches = test.on_value
         (values,) = reader.values(test.facets, messages)
-        try:
-            # A folder's values repeat (its senders, its subjects): each
-            # distinct one is tested once.
-            verdicts = {value: matches(value) for value in set(values)}
-        except TypeError:  # (values that cannot be hashed: each tested)
-            return [view for view, value in zip(messages, values, strict=True) if matches(value)]
+        # A folder's values repeat (its senders, its subjects): each
+        # distinct one is tested once.  (Values of a test on one value are
+        # a header's text, str or None: see _header_test.)
+        verdicts = {value: matches(value) for value in set(values)}
         return list(itertools.compress(messages, map(verdicts.__getitem__, values)))
     run = test.run
     return [view for view in messages if run(MessageState(view, reader))]
