@@ -504,7 +504,10 @@ def _incremental(memo: _Listing, set_new: frozenset[str], set_cur: frozenset[str
         came += [(CUR, n) for n in set_cur - memo.cur_names]
     if (len(gone) + len(came)) * _INCREMENTAL_LIMIT > len(memo.found) + 64:
         return None
-    found = dict(memo.found)
+    # copy(), not dict(): dict() of a dict that has had deletions (these
+    # have) inserts entry by entry (~7 ms at 100,000), copy() clones the
+    # table (~1.5 ms).  The same holds for every copy of the big maps here.
+    found = memo.found.copy()
     changed: set[str] = set()
     for subdir, filename in gone:
         if not is_message_name(filename):
@@ -544,7 +547,7 @@ def _snapshot(folder_dir: str) -> tuple[dict[str, MessageFile], set[str], _Listi
     started = time.time()
     memo = _memo(folder_dir)
     if memo is not None and memo.stamps == stamps and stamps_trusted(stamps, memo.listed_at):
-        return dict(memo.found), set(), memo
+        return memo.found.copy(), set(), memo
     names_new = _listdir(os.path.join(folder_dir, NEW))
     names_cur: list[str] | None = None
     set_cur: frozenset[str] | None = None
@@ -579,7 +582,7 @@ def _snapshot(folder_dir: str) -> tuple[dict[str, MessageFile], set[str], _Listi
         return found, unresolved, None
     listing = _Listing(stamps, started, set_new, cur_listed, found, seen_twice, parent, changed)
     _remember(folder_dir, listing)
-    return dict(found), unresolved, listing
+    return found.copy(), unresolved, listing
 
 
 def list_message_files(folder_dir: str,

@@ -711,7 +711,7 @@ def _appended(folder_dir: str, db: UidDb, entries: list[tuple[int, str]],
             or entries[:len(old)] != old):
         return None, None
     added = entries[len(old):]
-    known = dict(memo.known)
+    known = memo.known.copy()
     known.update((base, uid) for uid, base in added)
     return known, memo.lines + _entry_lines(added)
 
@@ -738,7 +738,7 @@ def _rewrite_added(folder_dir: str, db: UidDb, nextuid: int, added: list[tuple[i
         if not all(map(operator.lt, uids, uids[1:])):
             return _rewrite(folder_dir, db, nextuid, messages, bases)  # a file out of order
         lines = _entry_lines(entries)
-    known = dict(memo.known) if memo is not None else {base: uid for uid, base in db.entries}
+    known = memo.known.copy() if memo is not None else {base: uid for uid, base in db.entries}
     known.update((base, uid) for uid, base in added)
     new_db = UidDb(db.uidvalidity, nextuid, entries)
     if write_uiddb(folder_dir, new_db, known=known, lines=lines):
@@ -1094,7 +1094,7 @@ def _add_entries(folder_dir: str, files: list[MessageFile]) -> Added | None:
     nextuid = first + len(files)
     fresh = [(m[0], f.base) for m, f in zip(messages, files, strict=True)]
     new_db = UidDb(db.uidvalidity, nextuid, db.entries + fresh)
-    new_known = dict(known)
+    new_known = known.copy()
     new_known.update((base, uid) for uid, base in fresh)
     lines = memo.lines if memo is not None and ours else None
     if lines is None:
@@ -1104,7 +1104,7 @@ def _add_entries(folder_dir: str, files: list[MessageFile]) -> Added | None:
     if last is not None and last.db is db:
         # The last scan, with the added messages: the next scan updates it
         # with what the listing shows changed, as after any scan.
-        listed = dict(last.files)
+        listed = last.files.copy()
         listed.update((f.base, f) for f in files)
         bases = last.bases + [f.base for f in files]
         result = FolderScan(db.uidvalidity, nextuid, last.result.messages + messages, False,
