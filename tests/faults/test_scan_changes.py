@@ -311,3 +311,48 @@ def test_a_scan_s_base_names_are_its_messages(maildir: str,
     snap = sharedfolder.SharedFolder._first_snapshot(scans[-1])
     assert [(e.uid, e.base) for e in snap.messages] == \
         [(m.uid, base_name(m.filename)) for m in scans[-1].messages]
+
+
+def test_a_listing_made_from_the_last_keeps_its_names_of_cur(
+        maildir: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cur/ listed again after other programs' renames, deletions and
+    deliveries: each listing remembered holds cur/'s names as they were
+    read, and for the names that did not change since the listing it was
+    made from, that listing's own strings, not those just read (a big
+    folder would otherwise keep two copies of every name until the next
+    listing, which would pay for freeing them)."""
+    read: list[list[str]] = []
+    real_listdir = folders._listdir
+
+    def listdir(path: str) -> list[str]:
+        names = real_listdir(path)
+        if os.path.basename(path) == "cur":
+            read.append(list(names))
+        return names
+    monkeypatch.setattr(folders, "_listdir", listdir)
+    remembered: dict[int, dict[str, str]] = {}
+    real_remember = folders._remember
+    checked = [0, 0]
+
+    def remember(folder_dir: str, listing: folders._Listing | None) -> None:
+        if listing is not None:
+            names = listing.cur_names
+            if read:
+                assert sorted(names) == sorted(read[-1])  # as last read
+                checked[0] += 1
+            parent = remembered.get(listing.parent) if listing.parent is not None else None
+            if parent is not None and read:
+                kept = [name for name in names if name in parent]
+                assert kept and all(name is parent[name] for name in kept)
+                checked[1] += 1
+            remembered[listing.serial] = {name: name for name in names}
+        real_remember(folder_dir, listing)
+    monkeypatch.setattr(folders, "_remember", remember)
+    rnd = random.Random(17)
+    uiddb.scan_and_assign(maildir)
+    for _round in range(8):
+        _age(maildir)
+        uiddb.scan_and_assign(maildir)
+        _random_changes(maildir, rnd)
+        read.clear()
+    assert checked[0] >= 8 and checked[1] >= 4

@@ -521,7 +521,7 @@ def save_scan(folder_dir: str) -> bool:
                 last = _scans.get(key)
             listing = listing_stamps(folder_dir)
             if (last is not None and listing is not None and not last.moved
-                    and last.token is listing_token(folder_dir)):
+                    and last.token == listing_token(folder_dir)):
                 break
             if listing is None:
                 forget_listing(folder_dir)  # too young to be trusted: list again
@@ -591,7 +591,7 @@ def _assign(folder_dir: str, readonly: bool, *, move_new: bool = True) -> Folder
     # Base names whose entries in ``files`` this scan changes after the
     # listing (moves out of new/, messages listed again).
     touched: set[str] = set()
-    if (last is not None and last.token is token and token is listing_token(folder_dir)
+    if (last is not None and last.token == token and token == listing_token(folder_dir)
             and not last.moved):
         # Same uid database, same listing (the directories proved unchanged):
         # the same answer, without 100,000 records rebuilt.
@@ -649,7 +649,7 @@ class _LastScan:
     """The previous scan of a folder in this process, for the next one."""
 
     db: UidDb              # the uid database the result agrees with
-    token: object          # the listing it was made from
+    token: int | None      # the listing it was made from (folders.listing_token)
     # The files it was made from (never changed); None: the records of
     # ``plain_listing`` (a plain listing's, made when first asked for).
     _files: dict[str, MessageFile] | None
@@ -677,6 +677,10 @@ class _LastScan:
 
 
 _Assigned = tuple[FolderScan, UidDb]
+
+#: A listing token no listing has (serials count from 1): a last scan kept
+#: with it is updated by the next scan, never given again as it is.
+_NO_LISTING = -1
 
 
 def _rewrite(folder_dir: str, db: UidDb, nextuid: int, messages: list[ScannedMessage],
@@ -1111,7 +1115,7 @@ def _add_entries(folder_dir: str, files: list[MessageFile]) -> Added | None:
                             bases=bases)
         with _parsed_lock:
             if _scans.get(key) is last:
-                _scans[key] = _LastScan(new_db, object(), listed, result, last.moved,
+                _scans[key] = _LastScan(new_db, _NO_LISTING, listed, result, last.moved,
                                         last.listing,
                                         last.touched | {f.base for f in files})
     return Added(db.uidvalidity, [m[0] for m in messages], messages, first, nextuid)
