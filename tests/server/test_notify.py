@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from postillion.maildir.layout import create_maildir
+from postillion.server import notify
 from postillion.server.notify import (
     FolderNotifier,
     InotifyNotifier,
@@ -83,23 +84,54 @@ def test_flag_rename_in_cur_wakes_the_watcher(maildir: Path) -> None:
     asyncio.run(scenario())
 
 
+class _Counted:
+    """A watcher callback that counts its calls and wakes a waiter."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.woke = asyncio.Event()
+
+    def __call__(self) -> None:
+        self.calls += 1
+        self.woke.set()
+
+
 def test_a_burst_is_one_callback_per_watcher(maildir: Path) -> None:
     async def scenario() -> None:
         notifier = make_notifier()
-        calls: list[int] = []
-        woke = asyncio.Event()
-
-        def seen() -> None:
-            calls.append(1)
-            woke.set()
-
+        seen = _Counted()
         notifier.watch(str(maildir), seen)
         for n in range(5):
             (maildir / "new" / f"{n}.M1P1.host").write_bytes(MESSAGE)
-        await _wait(woke)
+        await _wait(seen.woke)
         # The burst happened before the first callback could run; nothing follows it.
         await asyncio.sleep(0.3)
-        assert calls == [1]
+        assert seen.calls == 1
+        notifier.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_first_change_is_told_at_once_and_later_ones_at_the_coalescing_pace(
+        maildir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change after a quiet spell reaches the watchers as soon as its
+    events are read (no timer: every millisecond before it is IDLE push
+    latency); changes that follow within the coalescing time wait for the
+    rest of it and are told once.  (Shown with a coalescing time of a
+    minute: the first callback must come before it runs out.)"""
+    monkeypatch.setattr(notify, "COALESCE_SECONDS", 60.0)
+
+    async def scenario() -> None:
+        notifier = make_notifier()
+        assert notifier.mode == "inotify"
+        seen = _Counted()
+        notifier.watch(str(maildir), seen)
+        (maildir / "new" / "1.M1P1.host").write_bytes(MESSAGE)
+        await _wait(seen.woke)
+        for n in range(2, 5):
+            (maildir / "new" / f"{n}.M1P1.host").write_bytes(MESSAGE)
+        await asyncio.sleep(0.3)
+        assert seen.calls == 1  # the next round waits for the minute to pass
         notifier.close()
 
     asyncio.run(scenario())
