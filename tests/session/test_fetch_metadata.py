@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import Callable
 
 import pytest
 
@@ -221,6 +222,19 @@ def test_metadata_of_a_whole_folder_read_at_once_answers_as_the_general_path(
     assert run(general=True) == later
 
 
+def _spy_on_metadata_columns(read: list[bool]) -> Callable[..., object]:
+    """FolderCache.metadata_columns, noting in ``read`` whether each call
+    gave the columns."""
+    from postillion.imap.foldercache import FolderCache
+    columns = FolderCache.metadata_columns
+
+    def spied(self: FolderCache, bases: list[str]) -> tuple[list[int], list[int]] | None:
+        found = columns(self, bases)
+        read.append(found is not None)
+        return found
+    return spied
+
+
 def test_metadata_of_a_message_named_with_another_size_is_not_read_from_the_rows(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     # A name's ,S= is the size its file was written with: a cached row of
@@ -235,13 +249,8 @@ def test_metadata_of_a_message_named_with_another_size_is_not_read_from_the_rows
     os.rename(odd, renamed)
     command = "FETCH 1:* (UID RFC822.SIZE INTERNALDATE)"
     asyncio.run(_commands(world, command))
-    columns = FolderCache.metadata_columns
     read: list[bool] = []
-
-    def spied(self: FolderCache, bases: list[str]) -> tuple[list[int], list[int]] | None:
-        found = columns(self, bases)
-        read.append(found is not None)
-        return found
+    spied = _spy_on_metadata_columns(read)
     forget_memory()
     with monkeypatch.context() as m:
         m.setattr(FolderCache, "metadata_columns", spied)
@@ -251,3 +260,40 @@ def test_metadata_of_a_message_named_with_another_size_is_not_read_from_the_rows
     with monkeypatch.context() as m:
         m.setattr(fetch_module, "_CACHED_ITEMS", frozenset())
         assert asyncio.run(_commands(world, command)) == fast
+    # The cache file holds no row for it: a name that disagrees with its
+    # file's size is never written.
+    cache = FolderCache(world.maildir())
+    cache.ensure_loaded()
+    saved = cache._saved
+    assert saved is not None and saved.count == wireforms.MIN_MESSAGES
+    assert os.path.basename(renamed).partition(":")[0] not in saved.index
+
+
+def test_the_rows_of_a_cache_its_own_user_wrote_are_believed_without_a_check_of_each_name(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file this user wrote holds no row whose name disagrees with its
+    # size, so the sizes are read without comparing 100,000 names with
+    # them; a file another user could have written is checked name by name.
+    from postillion.imap import foldercache, wireforms
+    from postillion.imap.foldercache import FolderCache
+    fill(world, wireforms.MIN_MESSAGES)
+    command = "FETCH 1:* (UID RFC822.SIZE INTERNALDATE)"
+    expected = asyncio.run(_commands(world, command))
+    read: list[bool] = []
+    spied = _spy_on_metadata_columns(read)
+
+    def run() -> list[bytes]:
+        forget_memory()
+        read.clear()
+        with monkeypatch.context() as m:
+            m.setattr(FolderCache, "metadata_columns", spied)
+            # Every name now "disagrees": only a check would notice.
+            m.setattr(foldercache, "_SIZE_MARK", ",no-such-mark=")
+            m.setattr(foldercache, "_name_agrees", lambda base, size: False)
+            return asyncio.run(_commands(world, command))
+
+    assert run() == expected and read == [True]
+    path = os.path.join(world.maildir(), foldercache.CACHE_NAME)
+    os.chmod(path, 0o664)            # writable by the group: not this user's alone
+    run()
+    assert read and not any(read)
