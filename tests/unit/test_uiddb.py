@@ -151,6 +151,9 @@ def test_format_parse_round_trip(uidv: int, nextuid: int, entries: dict[int, str
     db = uiddb.UidDb(uidv, nextuid, sorted((u, n) for n, u in unique.items()))
     data = uiddb.format_uiddb(db)
     assert not data.endswith(b"\n\n")
+    # Line by line as Courier writes them (names may hold "%", spaces...).
+    assert data == f"1 {uidv} {nextuid}\n".encode() + b"".join(
+        f"{uid} {name}\n".encode() for uid, name in db.entries)
     parsed = uiddb.parse(data)
     assert parsed is not None
     assert (parsed.uidvalidity, parsed.nextuid, parsed.entries) == (uidv, nextuid, db.entries)
