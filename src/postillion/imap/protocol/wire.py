@@ -109,9 +109,16 @@ def date_time(value: datetime.datetime) -> bytes:
 
 
 _MONTH_BYTES = [month.encode() for month in MONTHS]
-#: ``"dd-Mon-yyyy hh:`` of each hour asked for (messages of one folder
-#: come from few hours); emptied when it grows big.
+#: ``"dd-Mon-yyyy hh:`` of each hour asked for, and ``"dd-Mon-yyyy `` of
+#: each day: a folder's messages come from few hours, and those from fewer
+#: days (100,000 messages of two years: 16,667 hours, 695 days), so an
+#: hour's head is made from its day's, with one gmtime per day instead of
+#: one per hour (the first FETCH INTERNALDATE over those 100,000 in a new
+#: process: ~32 -> ~20 ms).  Each is emptied when it grows big.
 _hours: dict[int, bytes] = {}
+_days: dict[int, bytes] = {}
+_HOUR_OF_DAY = [b"%02d:" % hour for hour in range(24)]
+_CACHED_MAX = 65536
 
 
 #: ``mm:ss +0000"`` of each second of an hour.
@@ -125,9 +132,21 @@ def utc_date_time(seconds: int) -> bytes:
     hour, rest = divmod(seconds, 3600)
     head = _hours.get(hour)
     if head is None:
-        if len(_hours) >= 65536:
-            _hours.clear()
-        t = time.gmtime(hour * 3600)
-        head = _hours[hour] = b'"%02d-%s-%04d %02d:' % (
-            t.tm_mday, _MONTH_BYTES[t.tm_mon - 1], t.tm_year, t.tm_hour)
+        head = _hour_head(hour)
     return head + _SECONDS_OF_HOUR[rest]
+
+
+def _hour_head(hour: int) -> bytes:
+    """``"dd-Mon-yyyy hh:`` of an hour (counted from the epoch), kept."""
+    day, hour_of_day = divmod(hour, 24)
+    prefix = _days.get(day)
+    if prefix is None:
+        if len(_days) >= _CACHED_MAX:
+            _days.clear()
+        t = time.gmtime(day * 86400)
+        prefix = _days[day] = b'"%02d-%s-%04d ' % (
+            t.tm_mday, _MONTH_BYTES[t.tm_mon - 1], t.tm_year)
+    if len(_hours) >= _CACHED_MAX:
+        _hours.clear()
+    head = _hours[hour] = prefix + _HOUR_OF_DAY[hour_of_day]
+    return head
