@@ -274,10 +274,9 @@ def test_records_decoded_at_once_are_those_looked_up_one_by_one(world: World) ->
     assert {base: seen(few, base) for base in bases} == expected
 
 
-def test_sizeless_lists_the_messages_without_a_cached_size(world: World) -> None:
-    """FolderCache.sizeless (which messages a FETCH of RFC822.SIZE must
-    read) answers as has_size does, message by message: from the rows as
-    loaded, with some records decoded, and with a name not in the file."""
+def _nine_saved_two_without_size(world: World) -> FolderCache:
+    """Nine messages' records saved, the 2nd and 6th without RFC822.SIZE
+    (the cache as a process that wrote them has it)."""
     fill(world, 9)
     transcript(world)
     forget_memory()
@@ -286,6 +285,14 @@ def test_sizeless_lists_the_messages_without_a_cached_size(world: World) -> None
         if n % 4 == 1:
             record.rfc822_size = None
     one._write()
+    return one
+
+
+def test_sizeless_lists_the_messages_without_a_cached_size(world: World) -> None:
+    """FolderCache.sizeless (which messages a FETCH of RFC822.SIZE must
+    read) answers as has_size does, message by message: from the rows as
+    loaded, with some records decoded, and with a name not in the file."""
+    one = _nine_saved_two_without_size(world)
     bases = [*one.records, "1700000000.M1P1.elsewhere,S=10"]
     forget_memory()
     fresh = FolderCache(world.maildir())
@@ -297,6 +304,47 @@ def test_sizeless_lists_the_messages_without_a_cached_size(world: World) -> None
     assert fresh.sizeless(bases) == [*expected, 9]
 
 
+def test_rows_in_the_folder_s_order_are_read_without_the_index(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new process asked about every message in the order the rows were
+    saved (a warm FETCH 1:* of sizes and dates) reads the columns without
+    decoding a name; in any other order, after a record was taken, or for
+    some of the messages, the index answers -- the same values each way."""
+    one = _nine_saved_two_without_size(world)
+    bases = list(one.records)
+    sizes_mtimes = {base: (rec.rfc822_size, rec.mtime_ns) for base, rec in one.records.items()}
+
+    def fresh() -> FolderCache:
+        cache = FolderCache(world.maildir())
+        cache.ensure_loaded()
+        return cache
+
+    cache = fresh()
+    assert cache._saved is not None and cache._saved.in_order(bases)
+    assert cache.sizeless(bases) == [1, 5]
+    assert cache._saved._index is None           # no name decoded
+    assert cache.metadata_columns(bases) is None  # a size not cached
+    for base in (bases[1], bases[5]):
+        sizes_mtimes[base] = (7, sizes_mtimes[base][1])
+        one.records[base].rfc822_size = 7
+    one._write()
+    cache = fresh()
+    in_order = cache.metadata_columns(bases)
+    assert cache._saved is not None and cache._saved._index is None
+    assert in_order == ([sizes_mtimes[b][0] for b in bases], [sizes_mtimes[b][1] for b in bases])
+    reordered = bases[::-1]
+    assert not cache._saved.in_order(reordered)
+    assert cache.metadata_columns(reordered) == (in_order[0][::-1], in_order[1][::-1])
+    assert cache.sizeless(reordered) == []
+    assert cache.metadata_columns(bases[:3]) is not None        # some: by the index
+    cache = fresh()
+    cache.record(bases[0], bases[0])             # a record taken: the rows no longer all there
+    assert cache._saved is not None and not cache._saved.in_order(bases)
+    with monkeypatch.context() as m:             # the index way gives what the rows way gave
+        m.setattr(foldercache._SavedRecords, "in_order", lambda self, b: False)
+        assert fresh().metadata_columns(bases) == in_order
+
+
 def _garbage_wire(path: str) -> None:
     replace_section(path, WIRE, random.Random(9).randbytes(len(read_section(path, WIRE))))
 
@@ -305,12 +353,24 @@ def _short_wire(path: str) -> None:
     replace_section(path, WIRE, read_section(path, WIRE)[:100])
 
 
+def _a_name_twice(path: str) -> None:
+    """The records section whole (its CRC right), one base name in it twice."""
+    data = read_section(path, RECORDS)
+    count, _names_len = struct.unpack_from("<II", data, 0)
+    names_at = 8 + count * foldercache._RECORD.size
+    names = data[names_at:].split(b"\0")
+    names[1] = names[0]
+    blob = b"\0".join(names)
+    replace_section(path, RECORDS, struct.pack("<II", count, len(blob)) + data[8:names_at] + blob)
+
+
 @pytest.mark.parametrize("damage", [os.unlink, _truncate, _random_bytes, _flip_a_byte,
                                     _older_version, _other_uidvalidity,
                                     lambda p: open(p, "wb").close(), _garbage_wire,
-                                    _short_wire],
+                                    _short_wire, _a_name_twice],
                          ids=["deleted", "truncated", "random", "flipped", "old-version",
-                              "uidvalidity", "empty", "wire-garbage", "wire-short"])
+                              "uidvalidity", "empty", "wire-garbage", "wire-short",
+                              "name-twice"])
 def test_damaged_cache_is_rebuilt_silently(world: World,
                                            damage: Callable[[str], None]) -> None:
     fill(world)

@@ -324,12 +324,16 @@ class _SavedRecords:
     """The records section as read from the file: a record is decoded when
     first asked for (:meth:`take`), so a command in a new process that
     needs some of 100,000 records, or one field of each, does not build
-    them all.  Only the base names are decoded at once (into an index).
-    The wire forms section is read when a first wire form is wanted
-    (:meth:`wire`), from the very file the records came from."""
+    them all.  Not even the base names are decoded at once: the index of
+    rows by name is made when first asked for, and a command that asks
+    about every message of the folder in the rows' own order (a warm
+    FETCH 1:* of sizes and dates) is answered without it (:meth:`in_order`:
+    100,000 names decoded and hashed into a dict cost ~35 ms).  The wire
+    forms section is read when a first wire form is wanted (:meth:`wire`),
+    from the very file the records came from."""
 
-    __slots__ = ("_lock", "_read_wire", "_wire", "_wire_read", "count", "data", "index", "rows_at",
-                 "trusted", "words")
+    __slots__ = ("_index", "_lock", "_names_at", "_read_wire", "_wire", "_wire_read", "count",
+                 "data", "rows_at", "trusted", "words")
 
     def __init__(self, data: bytes, read_wire: Callable[[], bytes], *,
                  trusted: bool = False) -> None:
@@ -338,15 +342,16 @@ class _SavedRecords:
         names_at = self.rows_at + count * _RECORD.size
         if names_at + names_len != len(data):
             raise ValueError("records section does not add up")
-        names = _decode_names(data[names_at:], count)
+        # (A file name never holds NUL: count names, count - 1 NULs.)
+        if (data.count(b"\0", names_at) != count - 1) if count else names_len:
+            raise ValueError("names do not match the entry count")
+        self._names_at = names_at
+        self._index: dict[str, int] | None = None
         self.count = count
         # The rows as 64-bit words (_WORDS a row), for reading a field of
         # many rows without unpacking them (on little-endian machines).
         rows = memoryview(data)[self.rows_at:self.rows_at + count * _RECORD.size]
         self.words = rows.cast("q") if sys.byteorder == "little" else None
-        self.index = dict(zip(names, range(count), strict=True))
-        if len(self.index) != count:
-            raise ValueError("a base name twice in the records")
         self.data = data
         self._read_wire = read_wire
         self._wire: bytes | None = None
@@ -358,6 +363,34 @@ class _SavedRecords:
         # by one before they are sent: a shared folder's cache must not put
         # responses of its writer's choosing into another user's session.
         self.trusted = trusted
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Row number by base name of the records not taken yet (made when
+        first asked for; a name twice makes the rows unusable: none is
+        served, and the next save writes them afresh)."""
+        index = self._index
+        if index is None:
+            with self._lock:
+                index = self._index
+                if index is None:
+                    names = _decode_names(self.data[self._names_at:], self.count)
+                    index = dict(zip(names, range(self.count), strict=True))
+                    if len(index) != self.count:
+                        log.info("folder cache: a base name twice in the records; not used")
+                        index = {}
+                    self._index = index
+        return index
+
+    def in_order(self, bases: Sequence[str]) -> bool:
+        """Whether row i is the record of ``bases[i]``, for every row and
+        every one of ``bases``: told from the names as stored (one join
+        and one comparison), while no record has been taken or dropped
+        (the index not made yet).  A folder's messages are in the order
+        their records were first saved (a FETCH 1:* makes them in that
+        order) until the folder changes."""
+        return (self._index is None and len(bases) == self.count
+                and memoryview(self.data)[self._names_at:] == _encode_names(bases))
 
     def wire(self) -> bytes | None:
         """The wire forms section (None when it cannot be had: the file was
@@ -402,7 +435,8 @@ class _SavedRecords:
         by one, with the rows unpacked in one pass."""
         rows = list(_RECORD.iter_unpack(
             memoryview(self.data)[self.rows_at:self.rows_at + self.count * _RECORD.size]))
-        index, self.index = self.index, {}
+        index = self.index
+        self._index = {}
         for base, i in index.items():
             file_size, mtime_ns, inode, rfc822, at, env_len, bs_len = rows[i]
             rec = CachedMessage(file_size, mtime_ns, inode, rfc822 if rfc822 >= 0 else None)
@@ -678,6 +712,9 @@ class FolderCache:
         words = saved.words if saved is not None else None
         if saved is not None and words is not None and not records:
             # A new process, nothing decoded yet: the rows answer for all.
+            if saved.in_order(bases):
+                sizes = words[_RFC822_WORD::_WORDS].tolist()
+                return [i for i, size in enumerate(sizes) if size < 0]
             rows = list(map(saved.index.get, bases))
             if None not in rows:
                 return [i for i, row in enumerate(rows)
@@ -699,21 +736,27 @@ class FolderCache:
         saved = self._saved
         if self._records or saved is None or saved.words is None:
             return None
-        words, index = saved.words, saved.index
-        looked = list(map(index.get, bases))
-        if None in looked:
-            return None
-        rows = cast("list[int]", looked)
-        if len(rows) * 4 >= saved.count:
-            # Most of the folder: each column of the rows read at once.
+        words = saved.words
+        column: Callable[[int], list[int]]
+        if saved.in_order(bases):
+            # The rows are the messages, in order (no name decoded).
             def column(word: int) -> list[int]:
-                return list(map(words[word::_WORDS].tolist().__getitem__, rows))
+                return words[word::_WORDS].tolist()
         else:
-            # A few messages of a big folder: their words alone.
-            at = [row * _WORDS for row in rows]
+            looked = list(map(saved.index.get, bases))
+            if None in looked:
+                return None
+            rows = cast("list[int]", looked)
+            if len(rows) * 4 >= saved.count:
+                # Most of the folder: each column of the rows read at once.
+                def column(word: int) -> list[int]:
+                    return list(map(words[word::_WORDS].tolist().__getitem__, rows))
+            else:
+                # A few messages of a big folder: their words alone.
+                at = [row * _WORDS for row in rows]
 
-            def column(word: int) -> list[int]:
-                return list(map(words.__getitem__, map(word.__add__, at)))
+                def column(word: int) -> list[int]:
+                    return list(map(words.__getitem__, map(word.__add__, at)))
         sizes = column(_RFC822_WORD)
         if sizes and min(sizes) < 0:
             return None  # some size not cached
