@@ -389,8 +389,13 @@ class _SavedRecords:
         (the index not made yet).  A folder's messages are in the order
         their records were first saved (a FETCH 1:* makes them in that
         order) until the folder changes."""
-        return (self._index is None and len(bases) == self.count
-                and memoryview(self.data)[self._names_at:] == _encode_names(bases))
+        if self._index is not None or len(bases) != self.count:
+            return False
+        try:
+            stored_as = _encode_names(bases)
+        except UnicodeEncodeError:
+            return False  # (a name no listing gives: then not the file's)
+        return memoryview(self.data)[self._names_at:] == stored_as
 
     def wire(self) -> bytes | None:
         """The wire forms section (None when it cannot be had: the file was
