@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from .harness import MemoryClient, World, texts
 
 MESSAGE = b"From: ann@example.org\nSubject: hello\n\nbody\n"
@@ -182,3 +184,43 @@ def test_store_over_messages_moved_or_removed_by_another_program(world: World) -
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(maildir, "cur", "*")))
     assert [name.rpartition(":")[2] for name in names] == ["2,F", "2,F", "2,FS", "2,FS", "2,FS"]
     assert not os.listdir(os.path.join(maildir, "new"))
+
+
+def test_after_a_store_the_session_takes_the_snapshot_of_its_own_view(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared folder adopts a session's own STORE; the sync after it
+    finds the snapshot showing that very view and owes nothing, without
+    merging every message (a change another session made meanwhile is
+    still told, the slower way)."""
+    from postillion.imap.selected import SelectedMailbox
+    for _ in range(5):
+        world.deliver(MESSAGE, flags="S")
+    merges: list[int] = []
+    real = SelectedMailbox._full_merge
+
+    def counted(self: SelectedMailbox, *args: object, **kwargs: object) -> object:
+        merges.append(1)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+    monkeypatch.setattr(SelectedMailbox, "_full_merge", counted)
+
+    async def main() -> tuple[list[str], list[str], int, list[str]]:
+        one = MemoryClient(world.context(), preauth=world.accounts["paul"])
+        two = MemoryClient(world.context(), preauth=world.accounts["paul"])
+        await one.line()
+        await two.line()
+        await one.command("a SELECT INBOX")
+        await two.command("b SELECT INBOX")
+        stored = texts(await one.command("a1 STORE 1:* +FLAGS.SILENT (\\Flagged)"))
+        noop = texts(await one.command("a2 NOOP"))
+        merged = len(merges)
+        await two.command("b0 NOOP")  # (two learns of one's flags first)
+        await two.command("b1 STORE 2 +FLAGS.SILENT (\\Answered)")
+        told = texts(await one.command("a3 NOOP"))
+        await one.close()
+        await two.close()
+        return stored, noop, merged, told
+
+    stored, noop, merged, told = asyncio.run(main())
+    assert stored == ["a1 OK STORE completed."] and noop == ["a2 OK NOOP completed"]
+    assert merged == 0
+    assert told == ["* 2 FETCH (FLAGS (\\Flagged \\Answered \\Seen))", "a3 OK NOOP completed"]

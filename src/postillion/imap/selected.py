@@ -344,6 +344,12 @@ class SelectedMailbox:
         self.uidnext = max(self.uidnext, snap.uidnext)
         if not self._own and not self.ghosts and snap.generation == self.generation:
             return []
+        if self._own and not self.ghosts and self._is_view_of(snap):
+            # The snapshot holds this very view (our own STORE, adopted by
+            # the shared folder): nothing to tell, and no merge of 100,000
+            # entries to find that out.
+            self._adopt(snap)
+            return []
         assert self.shared is not None
         deltas = None
         if not self._own and not self.ghosts:
@@ -360,6 +366,14 @@ class SelectedMailbox:
                 return self._apply_deltas(snap, vanished, changed - removed, added_from,
                                           expunges_allowed)
         return self._full_merge(snap, expunges_allowed)
+
+    def _is_view_of(self, snap: Snapshot) -> bool:
+        """Whether ``snap`` shows the client what this session's own view
+        shows it: the same entry objects in the same places (compared in
+        C), and the same keywords announced."""
+        return (len(self.messages) == len(snap.messages)
+                and snap.keywords_in_use == self.announced_keywords
+                and all(map(operator.is_, self.messages, snap.messages)))
 
     def _claim_recent(self, removed: Iterable[int] = ()) -> None:
         if self.readonly:
