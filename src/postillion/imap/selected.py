@@ -622,19 +622,36 @@ class SelectedMailbox:
             view[index] = new
 
     def store_flags(self, seq: int, entry: MessageEntry, flags: frozenset[str], *,
-                    cur_fd: int | None = None) -> MessageEntry:
+                    cur_fd: int | None = None,
+                    rebase: Callable[[frozenset[str]], frozenset[str]] | None = None,
+                    ) -> MessageEntry:
         """Write a message's flags: letters into the file name, keywords
         into courierimapkeywords.  The view gets the new entry (returned)
         so that the next sync does not report the change back as someone
-        else's."""
+        else's.  ``rebase``: how ``flags`` follow from the message's flags
+        (a STORE's +FLAGS, -FLAGS or FLAGS, a FETCH's \\Seen); when another
+        program renamed the file since this view was made, its flags are
+        worked out again from those its name has now (as Courier's imapd
+        does), so that a change made meanwhile is kept, not undone."""
         letters = _letters_of(flags)
         filename, subdir = entry.filename, entry.subdir
         # Renamed unless the name has these letters already (a name ending
         # in ":2," and them has; without letters, so has a name without info).
         if subdir != "cur" or (not filename.endswith(f":2,{letters}")
                                and (letters or flags_of(filename))):
-            filename = folders.set_flags(self.folder_dir, filename, letters, cur_fd=cur_fd)
+            again = None
+            if rebase is not None:
+                words = _keywords_of(entry.flags)
+
+                def again(now: str) -> str:
+                    return _letters_of(rebase(sharedfolder.flagset(now, words)))
+            filename = folders.set_flags(self.folder_dir, filename, letters, cur_fd=cur_fd,
+                                         rebase=again)
             subdir = "cur"
+            if flags_of(filename) != letters:
+                # Worked out again from the name found: its system flags
+                # are what the name now says, the keywords as worked out.
+                flags = sharedfolder.flagset(flags_of(filename), _keywords_of(flags))
         if self.use_keywords:
             new_kw = _keywords_of(flags)
             if new_kw != _keywords_of(entry.flags):
@@ -647,20 +664,22 @@ class SelectedMailbox:
         return new
 
     def store_many(self, changes: list[tuple[int, MessageEntry, frozenset[str]]],
-                   cur_fd: int | None, out: list[MessageEntry | None]) -> None:
+                   cur_fd: int | None, out: list[MessageEntry | None],
+                   rebase: Callable[[frozenset[str]], frozenset[str]] | None = None) -> None:
         """:meth:`store_flags` of each (seq, entry, new flags), appending
         the new entries to ``out`` as they are made (None for a message
         found gone; on a failure, ``out`` holds what was done).  One loop
         for a STORE over many messages: the usual message (in ``cur/``
         under the name listed, keywords unchanged) is renamed here without
-        the calls store_flags makes for each; any other goes through it."""
+        the calls store_flags makes for each; any other, and one renamed
+        by another program meanwhile, goes through it (with ``rebase``)."""
         view = self._private()
         use_keywords = self.use_keywords
         for seq, entry, flags in changes:
             filename = entry.filename
             if cur_fd is None or entry.subdir != "cur" or "/" in filename or (
                     use_keywords and _keywords_of(flags) != _keywords_of(entry.flags)):
-                out.append(self._store_or_gone(seq, entry, flags, cur_fd))
+                out.append(self._store_or_gone(seq, entry, flags, cur_fd, rebase))
                 continue
             letters = _letters_of(flags)
             target = f"{entry.base}:2,{letters}"
@@ -669,7 +688,7 @@ class SelectedMailbox:
                 try:
                     os.rename(filename, target, src_dir_fd=cur_fd, dst_dir_fd=cur_fd)
                 except FileNotFoundError:  # renamed meanwhile: store_flags finds it
-                    out.append(self._store_or_gone(seq, entry, flags, cur_fd))
+                    out.append(self._store_or_gone(seq, entry, flags, cur_fd, rebase))
                     continue
                 filename = target
             new = MessageEntry(entry.uid, filename, "cur",
@@ -681,9 +700,11 @@ class SelectedMailbox:
             out.append(new)
 
     def _store_or_gone(self, seq: int, entry: MessageEntry, flags: frozenset[str],
-                       cur_fd: int | None) -> MessageEntry | None:
+                       cur_fd: int | None,
+                       rebase: Callable[[frozenset[str]], frozenset[str]] | None,
+                       ) -> MessageEntry | None:
         try:
-            return self.store_flags(seq, entry, flags, cur_fd=cur_fd)
+            return self.store_flags(seq, entry, flags, cur_fd=cur_fd, rebase=rebase)
         except MessageNotFound:
             return None
 

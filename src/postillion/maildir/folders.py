@@ -36,7 +36,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -52,6 +52,7 @@ from postillion.maildir.filenames import (
     FS_ENCODING,
     FS_ERRORS,
     base_name,
+    flags_of,
     is_message_name,
     new_unique_name,
     size_from_name,
@@ -692,11 +693,15 @@ def open_cur(folder_dir: str) -> Iterator[int | None]:
 
 
 def set_flags(folder_dir: str, filename: str, flags: str, *,
-              cur_fd: int | None = None) -> str:
+              cur_fd: int | None = None,
+              rebase: Callable[[str], str] | None = None) -> str:
     """Give a message new ``:2,`` flags; return its new name in ``cur/``.
 
     ``filename`` may be out of date: if another process renamed (or moved
-    from new/) the file, it is found again by its base name.  Raises
+    from new/) the file, it is found again by its base name, and with
+    ``rebase`` its flags are then ``rebase(the letters its name has now)``
+    rather than ``flags`` (which were worked out from ``filename``'s): a
+    +FLAGS must not undo a change made meanwhile.  Raises
     :class:`MessageNotFound` when the message is gone.  ``cur_fd``, an open
     descriptor of the folder's ``cur/`` (see :func:`open_cur`), spares the
     kernel walking the whole path twice per rename when many are made.
@@ -712,10 +717,11 @@ def set_flags(folder_dir: str, filename: str, flags: str, *,
             except FileNotFoundError:
                 pass  # renamed or moved meanwhile: found again below
     base = base_name(filename)
-    current = os.path.basename(filename)
+    given = current = os.path.basename(filename)
     subdir = CUR
     for _attempt in range(RELIST_ATTEMPTS + 1):
-        target = with_flags(current, flags)
+        letters = flags if rebase is None or current == given else rebase(flags_of(current))
+        target = with_flags(current, letters)
         source = os.path.join(folder_dir, subdir, current)
         if subdir == CUR and current == target:
             if os.path.lexists(source):

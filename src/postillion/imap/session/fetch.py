@@ -283,7 +283,8 @@ def _fetch_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]
             continue
         if sets_seen and "\\Seen" not in entry.flags:
             try:
-                entry = selected.store_flags(seq, entry, entry.flags | {"\\Seen"})
+                entry = selected.store_flags(seq, entry, _with_seen(entry.flags),
+                                             rebase=_with_seen)
             except MessageNotFound:
                 selected.mark_expunged(entry)
                 continue
@@ -300,6 +301,11 @@ def _fetch_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry]
         else:
             out.append(r.FetchData(seq, tuple(items)))
     return out
+
+
+def _with_seen(flags: frozenset[str]) -> frozenset[str]:
+    """A message's flags once fetching its body has set \\Seen."""
+    return flags | {"\\Seen"}
 
 
 #: Each cached item's place in a FETCH response, filled by one %-format

@@ -63,7 +63,8 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
     try:
         with folders.open_cur(selected.folder_dir) as cur_fd:
             selected.store_many([(seq, entry, new) for seq, entry, new in planned
-                                 if new is not None], cur_fd, results)
+                                 if new is not None], cur_fd, results,
+                                lambda old: _new_flags(old, given, cmd.mode, rights))
     finally:
         # Those made before a failure too (see store()).
         stored.extend(entry for entry in results if entry is not None)
