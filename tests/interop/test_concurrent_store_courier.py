@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import courier_program
-from tests.interop.differential.runner import COURIER_IMAPD, environment, packaged_settings
+from tests.interop.differential.runner import environment, packaged_settings
 
 pytestmark = pytest.mark.interop
 
@@ -83,10 +83,10 @@ def _run(argv: list[str], home: Path, first: str, second: str,
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_a_store_keeps_what_another_process_changed_meanwhile(
         tmp_path: Path, scenario: str) -> None:
-    courier_program("maildirmake")  # the Courier packages are installed
+    imapd = courier_program("imapd")  # (skipped when missing; a failure in CI)
     letters, first, second = SCENARIOS[scenario]
     results = {}
-    for side, argv in {"courier": [COURIER_IMAPD, "Maildir"],
+    for side, argv in {"courier": [imapd, "Maildir"],
                        "ours": [sys.executable, "-m", "postillion", "imapd", "Maildir"]}.items():
         home = tmp_path / side
         for sub in ("cur", "new", "tmp"):

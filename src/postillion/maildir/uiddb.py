@@ -718,9 +718,16 @@ def _appended(folder_dir: str, db: UidDb, entries: list[tuple[int, str]],
             or entries[:len(old)] != old):
         return None, None
     added = entries[len(old):]
-    known = memo.known.copy()
-    known.update((base, uid) for uid, base in added)
-    return known, memo.lines + _entry_lines(added)
+    return _known_with(memo.known, added), memo.lines + _entry_lines(added)
+
+
+def _known_with(known: dict[str, int], added: Iterable[tuple[int, str]]) -> dict[str, int]:
+    """A base name -> UID map with entries ``added`` (uid, base): a copy,
+    the memo's map being never changed.  (copy(), not dict(): see
+    folders._incremental; at 100,000 entries the difference is ~6 ms.)"""
+    out = known.copy()
+    out.update((base, uid) for uid, base in added)
+    return out
 
 
 def _rewrite_added(folder_dir: str, db: UidDb, nextuid: int, added: list[tuple[int, str]],
@@ -745,8 +752,8 @@ def _rewrite_added(folder_dir: str, db: UidDb, nextuid: int, added: list[tuple[i
         if not all(map(operator.lt, uids, uids[1:])):
             return _rewrite(folder_dir, db, nextuid, messages, bases)  # a file out of order
         lines = _entry_lines(entries)
-    known = memo.known.copy() if memo is not None else {base: uid for uid, base in db.entries}
-    known.update((base, uid) for uid, base in added)
+    known = (_known_with(memo.known, added) if memo is not None
+             else {base: uid for uid, base in entries})
     new_db = UidDb(db.uidvalidity, nextuid, entries)
     if write_uiddb(folder_dir, new_db, known=known, lines=lines):
         return True, new_db
@@ -1101,8 +1108,7 @@ def _add_entries(folder_dir: str, files: list[MessageFile]) -> Added | None:
     nextuid = first + len(files)
     fresh = [(m[0], f.base) for m, f in zip(messages, files, strict=True)]
     new_db = UidDb(db.uidvalidity, nextuid, db.entries + fresh)
-    new_known = known.copy()
-    new_known.update((base, uid) for uid, base in fresh)
+    new_known = _known_with(known, fresh)
     lines = memo.lines if memo is not None and ours else None
     if lines is None:
         lines = _entry_lines(sorted(db.entries))
