@@ -226,3 +226,31 @@ def test_after_a_store_the_session_takes_the_snapshot_of_its_own_view(
     assert stored == ["a1 OK STORE completed."] and noop == ["a2 OK NOOP completed"]
     assert merged == 0
     assert told == ["* 2 FETCH (FLAGS (\\Flagged \\Answered \\Seen))", "a3 OK NOOP completed"]
+
+
+def test_silent_store_over_a_removed_message_still_reports_it_expunged(world: World) -> None:
+    # +FLAGS.SILENT answers nothing, but a message found gone on the way is
+    # still EXPUNGEd at the next chance, and the others keep their new flag.
+    import os
+    paths = [world.deliver(MESSAGE + b"%d\n" % n, flags="S") for n in range(4)]
+
+    async def main() -> list[list[str]]:
+        client = MemoryClient(world.context())
+        await client.line()
+        await client.command("l1 LOGIN paul paulpw")
+        await client.command("a1 SELECT INBOX")
+        os.unlink(paths[1])
+        answers = [texts(await client.command("a2 STORE 1:* +FLAGS.SILENT (\\Flagged)"))]
+        answers.append(texts(await client.command("a3 NOOP")))
+        answers.append(texts(await client.command("a4 FETCH 1:* FLAGS")))
+        await client.close()
+        return answers
+
+    # (No EXPUNGE during a STORE, RFC 3501 7.4.1: at the NOOP.)
+    store, noop, fetch = asyncio.run(main())
+    assert store == ["a2 OK STORE completed."]
+    assert noop == ["* 2 EXPUNGE", "a3 OK NOOP completed"]
+    assert fetch == ["* 1 FETCH (FLAGS (\\Flagged \\Seen))",
+                     "* 2 FETCH (FLAGS (\\Flagged \\Seen))",
+                     "* 3 FETCH (FLAGS (\\Flagged \\Seen))",
+                     "a4 OK FETCH completed."]

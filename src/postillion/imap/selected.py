@@ -675,25 +675,39 @@ class SelectedMailbox:
         by another program meanwhile, goes through it (with ``rebase``)."""
         view = self._private()
         use_keywords = self.use_keywords
+        # What follows from each (old flags, new flags) a command has, once
+        # per pair, not per message (a folder's messages share a few sets):
+        # the name's new ending, the flags kept in the entry, and whether
+        # the keywords change (then store_flags writes them).
+        plans: dict[tuple[frozenset[str], frozenset[str]],
+                    tuple[str, frozenset[str], bool, bool]] = {}
+        size = len(view)  # (no message leaves the view here)
         for seq, entry, flags in changes:
+            key = (entry.flags, flags)
+            plan = plans.get(key)
+            if plan is None:
+                letters = _letters_of(flags)
+                plan = plans[key] = (
+                    ":2," + letters, flags if use_keywords else _system_flags_of(flags),
+                    use_keywords and _keywords_of(flags) != _keywords_of(entry.flags),
+                    bool(letters))
+            ending, kept, keywords_change, lettered = plan
             filename = entry.filename
-            if cur_fd is None or entry.subdir != "cur" or "/" in filename or (
-                    use_keywords and _keywords_of(flags) != _keywords_of(entry.flags)):
+            if cur_fd is None or keywords_change or entry.subdir != "cur" or "/" in filename:
                 out.append(self._store_or_gone(seq, entry, flags, cur_fd, rebase))
                 continue
-            letters = _letters_of(flags)
-            target = f"{entry.base}:2,{letters}"
-            # As store_flags: renamed unless the name has just these letters.
-            if filename != target and (letters or flags_of(filename)):
+            target = entry.base + ending
+            # As store_flags: renamed unless the name has just these letters
+            # (without letters, so has a name without info).
+            if filename != target and (lettered or flags_of(filename)):
                 try:
                     os.rename(filename, target, src_dir_fd=cur_fd, dst_dir_fd=cur_fd)
                 except FileNotFoundError:  # renamed meanwhile: store_flags finds it
                     out.append(self._store_or_gone(seq, entry, flags, cur_fd, rebase))
                     continue
                 filename = target
-            new = MessageEntry(entry.uid, filename, "cur",
-                               flags if use_keywords else _system_flags_of(flags), entry.base)
-            if 0 < seq <= len(view) and view[seq - 1] is entry:
+            new = MessageEntry(entry.uid, filename, "cur", kept, entry.base)
+            if 0 < seq <= size and view[seq - 1] is entry:
                 view[seq - 1] = new
             else:
                 self._replace(seq, entry, new)

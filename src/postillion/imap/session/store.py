@@ -10,7 +10,8 @@ backslash flag that is not a system flag is a client error (Courier's NO).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import operator
+from typing import TYPE_CHECKING, cast
 
 from postillion.imap.protocol import commands
 from postillion.imap.protocol import responses as r
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 #: reads the FETCH responses of one batch while the next is renamed.
 BATCH = 1024
 
+_UID = operator.attrgetter("uid")
+
 
 def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
            cmd: commands.Store, outcome: dict[frozenset[str], frozenset[str]],
@@ -43,44 +46,59 @@ def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
     given = frozenset(f for f in cmd.flags if f != RECENT
                       and (f.startswith("\\") or selected.use_keywords))
     rights = access.selected_rights(selected)
-    out: list[bytes] = []
     ghosts, readonly = selected.ghosts, selected.readonly
     answer = not cmd.silent or readonly
-    # UID first, as Courier's UID STORE answers.
-    template = b"* %d FETCH (UID %d %s)\r\n" if cmd.uid else b"* %d FETCH (%s)\r\n"
-    flags_wire_of = selected.flags_wire_of()
     # The new flags of each message (None: unchanged), then the changes
-    # made in one call, then the answers.
+    # made in one call, then the answers.  ``outcome`` maps an old set to
+    # itself when the command leaves it as it is: unchanged is then told
+    # by identity, not by comparing sets, once per message.
     planned: list[tuple[int, MessageEntry, frozenset[str] | None]] = []
     for seq, entry in pairs:
-        if entry.uid in ghosts:
+        if ghosts and entry.uid in ghosts:
             continue
-        new = outcome.get(entry.flags)
+        old = entry.flags
+        new = outcome.get(old)
         if new is None:
-            new = outcome[entry.flags] = _new_flags(entry.flags, given, cmd.mode, rights)
-        planned.append((seq, entry, new if new != entry.flags and not readonly else None))
+            new = _new_flags(old, given, cmd.mode, rights)
+            new = outcome[old] = old if new == old else new
+        planned.append((seq, entry, None if new is old or readonly else new))
+    todo = cast("list[tuple[int, MessageEntry, frozenset[str]]]",
+                [each for each in planned if each[2] is not None])
     results: list[MessageEntry | None] = []
     try:
         with folders.open_cur(selected.folder_dir) as cur_fd:
-            selected.store_many([(seq, entry, new) for seq, entry, new in planned
-                                 if new is not None], cur_fd, results,
+            selected.store_many(todo, cur_fd, results,
                                 lambda old: _new_flags(old, given, cmd.mode, rights))
     finally:
         # Those made before a failure too (see store()).
         stored.extend(entry for entry in results if entry is not None)
-    done = iter(results)
-    for seq, entry, new in planned:
-        if new is not None:
-            after = next(done)
-            if after is None:
-                selected.mark_expunged(entry)
-                continue
-            entry = after
-        if answer:
-            flags = flags_wire_of(entry)
-            out.append(template % (seq, entry.uid, flags) if cmd.uid
-                       else template % (seq, flags))
-    return b"".join(out)
+    if len(todo) == len(planned) and None not in results:
+        # Every message changed and found (STORE 1:* +FLAGS on a folder):
+        # the answers a column at a time.
+        if not answer:
+            return b""
+        seqs = [seq for seq, _entry, _new in planned]
+        entries = cast("list[MessageEntry]", results)
+    else:
+        seqs, entries = [], []
+        done = iter(results)
+        for seq, entry, new in planned:
+            if new is not None:
+                after = next(done)
+                if after is None:
+                    selected.mark_expunged(entry)
+                    continue
+                entry = after
+            seqs.append(seq)
+            entries.append(entry)
+        if not answer:
+            return b""
+    wires = selected.flags_wires(entries)
+    # UID first, as Courier's UID STORE answers.
+    if cmd.uid:
+        return b"".join(map(b"* %d FETCH (UID %d %s)\r\n".__mod__,
+                            zip(seqs, map(_UID, entries), wires, strict=True)))
+    return b"".join(map(b"* %d FETCH (%s)\r\n".__mod__, zip(seqs, wires, strict=True)))
 
 
 def _new_flags(old: frozenset[str], given: frozenset[str], mode: StoreMode,
