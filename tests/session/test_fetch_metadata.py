@@ -33,7 +33,7 @@ COMMANDS = [
     "FETCH 1:5 (ENVELOPE)",                       # computed (and cached) on the way
     "FETCH 1:* (UID ENVELOPE BODYSTRUCTURE)",     # some cached, some not
     "UID FETCH 1:* (BODYSTRUCTURE FLAGS ENVELOPE RFC822.SIZE)",   # all cached
-    "UID FETCH 1:* BODY.PEEK[]",                  # sizes not cached yet: learnt here
+    "UID FETCH 1:* BODY.PEEK[]",                  # the files alone, no cache record
     "FETCH 1:* (FLAGS BODY.PEEK[] RFC822.SIZE INTERNALDATE)",
     "FETCH 1:4 (RFC822)",                         # sets \\Seen on some: general path
     "FETCH 1:* (BODY[] ENVELOPE UID)",
@@ -104,9 +104,10 @@ def test_cached_items_fetch_answers_as_the_general_path(world: World,
 
 def test_whole_message_read_whole_when_the_file_grows_after_its_fstat(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The whole-message path reads what the fstat promised plus one byte; a
-    # file that grew in between (a writer appending in place) is read to
-    # its end, not cut at the size seen.
+    # The whole-message path with a cached item (here INTERNALDATE: the
+    # file checked against its record) reads what the fstat promised plus
+    # one byte; a file that grew in between (a writer appending in place)
+    # is read to its end, not cut at the size seen.
     path = world.deliver(b"Subject: grows\n\nfirst\n", flags="S")
     grown = b"more\n" * 40_000
 
@@ -124,7 +125,7 @@ def test_whole_message_read_whole_when_the_file_grows_after_its_fstat(
         await client.line()
         await client.command("s SELECT INBOX")
         monkeypatch.setattr(SelectedMailbox, "_open_fd", open_then_grow)
-        out = await client.command("f FETCH 1 BODY.PEEK[]")
+        out = await client.command("f FETCH 1 (INTERNALDATE BODY.PEEK[])")
         await client.command("z LOGOUT")
         await client.close()
         return out
@@ -132,6 +133,44 @@ def test_whole_message_read_whole_when_the_file_grows_after_its_fstat(
     whole = b"".join(asyncio.run(session()))
     expected = b"Subject: grows\r\n\r\nfirst\r\n" + grown.replace(b"\n", b"\r\n")
     assert b"BODY[] {%d}\r\n" % len(expected) + expected + b")\r\n" in whole
+
+
+@pytest.mark.parametrize("change", ["grown", "shrunk", "nameless", "renamed"])
+def test_whole_message_alone_is_the_file_whatever_its_name_says(
+        world: World, change: str) -> None:
+    # UID FETCH BODY.PEEK[] and nothing the cache holds reads the file by
+    # the size its name gives (,S=), without a record: a file bigger than
+    # its name says is read to its end (not cut), a smaller one is what it
+    # holds, a name without a size and a file renamed by another program
+    # since the SELECT are read the usual way; a file grown past the
+    # streaming threshold is streamed.  What the client gets is the file.
+    world.deliver(b"Subject: before\n\nfirst\n", flags="S")
+    path = world.deliver(b"Subject: changes\n\nsecond line\n", flags="S")
+    if change == "nameless":  # as another program may name it: no size
+        os.rename(path, os.path.join(os.path.dirname(path), "2000000000.M1P1.host:2,S"))
+    body = {"grown": b"Subject: changes\n\n" + b"more\n" * 70_000,
+            "shrunk": b"Subject: c\n\n",
+            "nameless": b"Subject: changes\n\nsecond line\n",
+            "renamed": b"Subject: changes\n\nsecond line\n"}[change]
+
+    async def session() -> list[bytes]:
+        client = MemoryClient(world.context(), preauth=world.accounts["paul"])
+        await client.line()
+        await client.command("s SELECT INBOX")
+        if change == "renamed":
+            os.rename(path, path[:-len("S")] + "FS")
+        elif change != "nameless":
+            with open(path, "wb") as out:
+                out.write(body)
+        out = await client.command("f UID FETCH 1:* BODY.PEEK[]")
+        await client.command("z LOGOUT")
+        await client.close()
+        return out
+
+    whole = b"".join(asyncio.run(session()))
+    expected = body.replace(b"\n", b"\r\n")
+    assert b"* 2 FETCH (UID 2 BODY[] {%d}\r\n" % len(expected) + expected + b")\r\n" in whole
+    assert whole.endswith(b"f OK FETCH completed.\r\n")
 
 
 def test_metadata_from_a_saved_cache_answers_as_the_general_path(

@@ -106,6 +106,16 @@ class UidValidityChanged(Exception):
     void, and no untagged response can say so; the session must end."""
 
 
+def _size_in_base(base: str) -> int | None:
+    """The size a base name gives as its last part (``...,S=1234``), else
+    None (:func:`size_from_name` for the usual name, without its cutting)."""
+    at = base.rfind(",S=")
+    if at < 0:
+        return None
+    digits = base[at + 3:]
+    return int(digits) if digits.isdigit() and digits.isascii() else None
+
+
 def _position(messages: list[MessageEntry], uid: int) -> int:
     """Index of the first entry whose UID is ``uid`` or more (views ascend)."""
     lo, hi = 0, len(messages)
@@ -560,6 +570,43 @@ class SelectedMailbox:
             while piece := os.read(fd, READ_CHUNK):
                 pieces.append(piece)
             return b"".join(pieces), record
+        finally:
+            os.close(fd)
+
+    def read_unchecked(self, entry: MessageEntry, limit: int,
+                       cur_fd: int | None = None) -> bytes | None:
+        """The stored message, or None when it has ``limit`` bytes or more
+        (the caller streams it), without its cache record: for a FETCH of
+        the whole message and of nothing the record holds (``UID FETCH 1:*
+        BODY.PEEK[]``), which then spares an ``fstat`` and a record lookup
+        per message.  One read of the size the name gives (``,S=``), and
+        more if the file holds more; a message whose name gives no size
+        (or too big a one) is read by :meth:`read_whole`.  A message file's
+        bytes never change (flags are in its name), so the file read is
+        the message whatever the name says."""
+        size = _size_in_base(entry.base)
+        if size is None or size >= limit:
+            data, _record = self.read_whole(entry, limit)
+            return data
+        try:
+            if cur_fd is not None and entry.subdir == "cur":
+                fd = os.open(entry.filename, os.O_RDONLY | os.O_CLOEXEC, dir_fd=cur_fd)
+            else:
+                fd = os.open(self._dir_slash + entry.subdir + "/" + entry.filename,
+                             os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:  # renamed or moved meanwhile: found by read_whole
+            data, _record = self.read_whole(entry, limit)
+            return data
+        try:
+            data = os.read(fd, size + 1)
+            if len(data) <= size:
+                return data  # (a read short of what was asked ends the file)
+            pieces = [data]
+            total = len(data)
+            while total < limit and (piece := os.read(fd, READ_CHUNK)):
+                pieces.append(piece)
+                total += len(piece)
+            return b"".join(pieces) if total < limit else None
         finally:
             os.close(fd)
 

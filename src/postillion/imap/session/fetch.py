@@ -41,6 +41,7 @@ from postillion.imap.protocol.fetchdata import (
     uid_item,
 )
 from postillion.imap.selected import MessageEntry, SelectedMailbox
+from postillion.maildir import folders
 from postillion.maildir.errors import MessageNotFound
 from postillion.message import (
     MimePart,
@@ -426,41 +427,54 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
                 found.append(form)
         return found
 
-    for seq, entry in batch:
-        if entry.uid in ghosts:
-            continue  # RFC 2180 4.1: the client learns of it with the EXPUNGE
-        try:
-            if whole is None:
-                # The cache record, looked up once for every item (what
-                # selected.size() and .internaldate() consult first).
-                record = selected.record(entry) if with_record else None
-                out.append(head % (seq, *values(entry, record, before)))
+    # cur/ opened once for the batch: each message opened by its name
+    # in it, not by a path the kernel walks from the root.
+    with (folders.open_cur(selected.folder_dir) if whole is not None and not with_record
+          else contextlib.nullcontext()) as cur_fd:
+        for seq, entry in batch:
+            if entry.uid in ghosts:
+                continue  # RFC 2180 4.1: the client learns of it with the EXPUNGE
+            try:
+                if whole is None:
+                    # The cache record, looked up once for every item (what
+                    # selected.size() and .internaldate() consult first).
+                    record = selected.record(entry) if with_record else None
+                    out.append(head % (seq, *values(entry, record, before)))
+                    continue
+                if sets_seen and "\\Seen" not in entry.flags:
+                    raise _NotCached
+                if with_record:
+                    # The record checked against the open file, as the general
+                    # path has it; the CRLF view's length is RFC822.SIZE.
+                    data, checked = selected.read_whole(entry, STREAM_THRESHOLD)
+                    if data is None:
+                        raise _NotCached
+                    body = to_crlf(data)
+                    if checked.rfc822_size is None:
+                        checked.rfc822_size = len(body)
+                        selected.cache.changed()
+                    first = head % (seq, *values(entry, checked, before), len(body))
+                    last = tail % tuple(values(entry, checked, after))
+                else:
+                    # Nothing asked that the record holds: the file alone.
+                    data = selected.read_unchecked(entry, STREAM_THRESHOLD, cur_fd)
+                    if data is None:
+                        raise _NotCached
+                    body = to_crlf(data)
+                    first = head % (seq, *values(entry, None, before), len(body))
+                    last = tail % tuple(values(entry, None, after)) if after else tail
+            except MessageNotFound:
+                selected.mark_expunged(entry)
                 continue
-            if sets_seen and "\\Seen" not in entry.flags:
-                raise _NotCached
-            # The record checked against the open file, as the general
-            # path has it; the CRLF view's length is RFC822.SIZE.
-            data, checked = selected.read_whole(entry, STREAM_THRESHOLD)
-            if data is None:
-                raise _NotCached
-            body = to_crlf(data)
-            if checked.rfc822_size is None:
-                checked.rfc822_size = len(body)
-                selected.cache.changed()
-            first = head % (seq, *values(entry, checked, before), len(body))
-            last = tail % tuple(values(entry, checked, after))
-        except MessageNotFound:
-            selected.mark_expunged(entry)
-            continue
-        except _NotCached:
-            out.extend(response if isinstance(response, _Streamed)
-                       else serializer.serialize(response, utf8)
-                       for response in _fetch_batch(selected, [(seq, entry)], atts, add_uid,
-                                                    utf8))
-            continue
-        # The literal is not copied into a response of its own: the
-        # batch is joined once, by the caller.
-        out += (first, body, last)
+            except _NotCached:
+                out.extend(response if isinstance(response, _Streamed)
+                           else serializer.serialize(response, utf8)
+                           for response in _fetch_batch(selected, [(seq, entry)], atts, add_uid,
+                                                        utf8))
+                continue
+            # The literal is not copied into a response of its own: the
+            # batch is joined once, by the caller.
+            out += (first, body, last)
     return out
 
 
