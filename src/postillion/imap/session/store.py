@@ -34,34 +34,36 @@ _UID = operator.attrgetter("uid")
 
 
 def _apply(selected: SelectedMailbox, pairs: list[tuple[int, MessageEntry]],
-           cmd: commands.Store, outcome: dict[frozenset[str], frozenset[str]],
+           cmd: commands.Store, outcome: dict[frozenset[str], frozenset[str] | None],
            stored: list[MessageEntry]) -> bytes:
     """Store the flags (in a worker thread), adding the new entries to
     ``stored``, and render the FETCH responses owed straight to bytes (what
     the serializer writes for FetchData of UID and FLAGS items, at a
     fraction of its cost over 100,000 messages).  ``outcome``: the new
-    flags of each distinct old set, worked out once for the whole command
-    (a folder's messages share a few flag sets, sharedfolder.flagset, and
-    the sets made here are shared in turn by the messages that get them)."""
+    flags of each distinct old set (None: unchanged), worked out once for
+    the whole command (a folder's messages share a few flag sets,
+    sharedfolder.flagset, and the sets made here are shared in turn by the
+    messages that get them)."""
     given = frozenset(f for f in cmd.flags if f != RECENT
                       and (f.startswith("\\") or selected.use_keywords))
     rights = access.selected_rights(selected)
     ghosts, readonly = selected.ghosts, selected.readonly
     answer = not cmd.silent or readonly
     # The new flags of each message (None: unchanged), then the changes
-    # made in one call, then the answers.  ``outcome`` maps an old set to
-    # itself when the command leaves it as it is: unchanged is then told
-    # by identity, not by comparing sets, once per message.
+    # made in one call, then the answers.  ``outcome`` holds None for an
+    # old set the command leaves as it is: unchanged is told once per set,
+    # not by comparing sets once per message.
     planned: list[tuple[int, MessageEntry, frozenset[str] | None]] = []
     for seq, entry in pairs:
         if ghosts and entry.uid in ghosts:
             continue
         old = entry.flags
-        new = outcome.get(old)
-        if new is None:
-            new = _new_flags(old, given, cmd.mode, rights)
-            new = outcome[old] = old if new == old else new
-        planned.append((seq, entry, None if new is old or readonly else new))
+        if old in outcome:
+            new = outcome[old]
+        else:
+            worked_out = _new_flags(old, given, cmd.mode, rights)
+            new = outcome[old] = None if worked_out == old else worked_out
+        planned.append((seq, entry, None if readonly else new))
     todo = cast("list[tuple[int, MessageEntry, frozenset[str]]]",
                 [each for each in planned if each[2] is not None])
     results: list[MessageEntry | None] = []
@@ -136,7 +138,7 @@ async def store(session: Session, cmd: commands.Store) -> r.TaggedResponse:
             await session.send(r.FlagsData(selected.flag_list()),
                                r.UntaggedStatus("OK", "Limited",
                                                 r.PermanentFlags(selected.permanent_flags())))
-    outcome: dict[frozenset[str], frozenset[str]] = {}
+    outcome: dict[frozenset[str], frozenset[str] | None] = {}
     stored: list[MessageEntry] = []
     try:
         for start in range(0, len(pairs), BATCH):
