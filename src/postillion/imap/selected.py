@@ -106,14 +106,20 @@ class UidValidityChanged(Exception):
     void, and no untagged response can say so; the session must end."""
 
 
-def _size_in_base(base: str) -> int | None:
-    """The size a base name gives as its last part (``...,S=1234``), else
-    None (:func:`size_from_name` for the usual name, without its cutting)."""
-    at = base.rfind(",S=")
-    if at < 0:
-        return None
-    digits = base[at + 3:]
-    return int(digits) if digits.isdigit() and digits.isascii() else None
+def _read_to_end(fd: int, expected: int, limit: int | None = None) -> bytes | None:
+    """A message file from ``fd`` to its end: one read when it holds
+    ``expected`` bytes or fewer (a read short of what was asked ends a
+    regular file), else the rest in chunks -- or None once ``limit`` bytes
+    are reached (the caller streams the message instead)."""
+    data = os.read(fd, expected + 1)
+    if len(data) <= expected:
+        return data
+    pieces = [data]
+    total = len(data)
+    while (limit is None or total < limit) and (piece := os.read(fd, READ_CHUNK)):
+        pieces.append(piece)
+        total += len(piece)
+    return None if limit is not None and total >= limit else b"".join(pieces)
 
 
 def _position(messages: list[MessageEntry], uid: int) -> int:
@@ -563,13 +569,7 @@ class SelectedMailbox:
             if record.file_size >= limit:
                 return None, record
             # One read for a file that has not grown since the fstat.
-            data = os.read(fd, record.file_size + 1)
-            if len(data) <= record.file_size:
-                return data, record
-            pieces = [data]
-            while piece := os.read(fd, READ_CHUNK):
-                pieces.append(piece)
-            return b"".join(pieces), record
+            return _read_to_end(fd, record.file_size), record
         finally:
             os.close(fd)
 
@@ -584,7 +584,7 @@ class SelectedMailbox:
         (or too big a one) is read by :meth:`read_whole`.  A message file's
         bytes never change (flags are in its name), so the file read is
         the message whatever the name says."""
-        size = _size_in_base(entry.base)
+        size = size_from_name(entry.base)
         if size is None or size >= limit:
             data, _record = self.read_whole(entry, limit)
             return data
@@ -598,15 +598,7 @@ class SelectedMailbox:
             data, _record = self.read_whole(entry, limit)
             return data
         try:
-            data = os.read(fd, size + 1)
-            if len(data) <= size:
-                return data  # (a read short of what was asked ends the file)
-            pieces = [data]
-            total = len(data)
-            while total < limit and (piece := os.read(fd, READ_CHUNK)):
-                pieces.append(piece)
-                total += len(piece)
-            return b"".join(pieces) if total < limit else None
+            return _read_to_end(fd, size, limit)
         finally:
             os.close(fd)
 

@@ -443,26 +443,23 @@ def _cached_batch(selected: SelectedMailbox, batch: list[tuple[int, MessageEntry
                     continue
                 if sets_seen and "\\Seen" not in entry.flags:
                     raise _NotCached
+                checked: CachedMessage | None
                 if with_record:
                     # The record checked against the open file, as the general
                     # path has it; the CRLF view's length is RFC822.SIZE.
                     data, checked = selected.read_whole(entry, STREAM_THRESHOLD)
-                    if data is None:
-                        raise _NotCached
-                    body = to_crlf(data)
-                    if checked.rfc822_size is None:
-                        checked.rfc822_size = len(body)
-                        selected.cache.changed()
-                    first = head % (seq, *values(entry, checked, before), len(body))
-                    last = tail % tuple(values(entry, checked, after))
                 else:
                     # Nothing asked that the record holds: the file alone.
-                    data = selected.read_unchecked(entry, STREAM_THRESHOLD, cur_fd)
-                    if data is None:
-                        raise _NotCached
-                    body = to_crlf(data)
-                    first = head % (seq, *values(entry, None, before), len(body))
-                    last = tail % tuple(values(entry, None, after)) if after else tail
+                    data, checked = selected.read_unchecked(entry, STREAM_THRESHOLD,
+                                                            cur_fd), None
+                if data is None:
+                    raise _NotCached
+                body = to_crlf(data)
+                if checked is not None and checked.rfc822_size is None:
+                    checked.rfc822_size = len(body)
+                    selected.cache.changed()
+                first = head % (seq, *values(entry, checked, before), len(body))
+                last = tail % tuple(values(entry, checked, after)) if after else tail
             except MessageNotFound:
                 selected.mark_expunged(entry)
                 continue
